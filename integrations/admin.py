@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import contextlib
+import json
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from . import services
+from .models import Integration, WebhookEvent
+
+
+@admin.register(Integration)
+class IntegrationAdmin(admin.ModelAdmin):
+    list_display = ("name", "type", "enabled", "webhook_url")
+    list_filter = ("type", "enabled")
+    search_fields = ("name",)
+    readonly_fields = ("webhook_url", "created_at", "updated_at")
+
+    @admin.display(description="Webhook URL")
+    def webhook_url(self, obj: Integration) -> str:
+        if not obj.pk:
+            return "(saved integrations get one)"
+        return format_html("<code>{}</code>", obj.webhook_path)
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(admin.ModelAdmin):
+    list_display = ("id", "integration", "status", "received_at", "attempts", "short_error")
+    list_filter = ("status", "integration")
+    list_select_related = ("integration",)
+    date_hierarchy = "received_at"
+    show_full_result_count = False
+    readonly_fields = (
+        "integration",
+        "received_at",
+        "status",
+        "attempts",
+        "error",
+        "processed_at",
+        "pretty_headers",
+        "pretty_body",
+        "pretty_outcome",
+    )
+    exclude = ("headers", "body", "outcome")
+    actions = ("reprocess",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # events come from sources, not from admins
+
+    @admin.display(description="error")
+    def short_error(self, obj: WebhookEvent) -> str:
+        return obj.error[:80]
+
+    @admin.display(description="headers")
+    def pretty_headers(self, obj: WebhookEvent) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(obj.headers, indent=2))
+
+    @admin.display(description="body")
+    def pretty_body(self, obj: WebhookEvent) -> str:
+        text = obj.body_text
+        with contextlib.suppress(ValueError):  # not JSON: shown as delivered
+            text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+        return format_html("<pre>{}</pre>", text)
+
+    @admin.display(description="outcome")
+    def pretty_outcome(self, obj: WebhookEvent) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(obj.outcome, indent=2, ensure_ascii=False))
+
+    @admin.action(description="Reprocess selected events")
+    def reprocess(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
+        count = services.events_reprocess(event_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"{count} event(s) queued for processing.", messages.SUCCESS)

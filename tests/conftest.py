@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from tests import settings as test_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if test_settings.SERVICES_AVAILABLE:
+        return
+    skip = pytest.mark.skip(reason="PostgreSQL/Redis not reachable: make test fell back to SQLite")
+    for item in items:
+        if "services" in item.keywords:
+            item.add_marker(skip)
+
+
+def _services_line() -> str:
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        return "services: SQLite in memory, tasks in-process (fallback; service tests skipped)"
+    return (
+        f"services: database {db['ENGINE'].rsplit('.', 1)[-1]} at {db.get('HOST')}:"
+        f"{db.get('PORT')}, broker {settings.CELERY_BROKER_URL}"
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return _services_line()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    ran = [
+        r
+        for key in ("passed", "failed")
+        for r in terminalreporter.stats.get(key, [])
+        if getattr(r, "when", "") == "call" and "services" in r.keywords
+    ]
+    terminalreporter.write_line(f"{_services_line()}; {len(ran)} service tests ran")
+
+
+@pytest.fixture(scope="session")
+def celery_worker(
+    django_db_setup: None, django_db_blocker: Any
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A real Celery worker process on Redis, working on the test database."""
+    import redis
+
+    if not test_settings.SERVICES_AVAILABLE:
+        pytest.skip("needs Redis and PostgreSQL")
+    broker = settings.CELERY_BROKER_URL
+    redis.Redis.from_url(broker).flushdb()  # no stale messages from an earlier run
+    with django_db_blocker.unblock():
+        db = connection.settings_dict
+        database_url = (
+            f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+        )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "pointagram_site.settings",
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": broker,
+        "SECRET_KEY": settings.SECRET_KEY,
+    }
+    log = ROOT / "var" / "test-worker.log"
+    log.parent.mkdir(exist_ok=True)
+    with log.open("wb") as out:
+        worker = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "pointagram_site", "worker",
+                "--pool", "solo", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+                "--hostname", f"test-{os.getpid()}@%h",
+            ],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while b"ready." not in log.read_bytes():
+        if worker.poll() is not None or time.monotonic() > deadline:
+            worker.kill()
+            pytest.fail(f"Celery worker did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.1)
+    yield worker
+    worker.terminate()
+    try:
+        worker.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        worker.kill()

@@ -1,0 +1,33 @@
+"""Helpers shared by the tests: fixture files and waiting for another process."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures"
+
+T = TypeVar("T")
+
+
+def fixture_bytes(name: str) -> bytes:
+    """A payload from ../shared/fixtures/, e.g. 'pipedrive/v2-deal-change.json'."""
+    return (FIXTURES / name).read_bytes()
+
+
+def fixture_json(name: str) -> Any:
+    return json.loads(fixture_bytes(name))
+
+
+def wait_for(predicate: Callable[[], T | None], *, timeout: float = 30.0, what: str = "it") -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.1)
