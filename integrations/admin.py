@@ -9,11 +9,33 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from . import services
-from .models import Integration, WebhookEvent
+from .models import Integration, IntegrationStep, StepFilter, WebhookEvent
+
+
+class StepInline(admin.TabularInline):
+    model = IntegrationStep
+    fields = ("order", "name", "kind", "source_type", "event_type", "enabled")
+    extra = 0
+    show_change_link = True  # the seed's gear wheel: customise the step on its own page
+
+
+class StepFilterInline(admin.TabularInline):
+    model = StepFilter
+    extra = 1
+
+
+@admin.register(IntegrationStep)
+class IntegrationStepAdmin(admin.ModelAdmin):
+    list_display = ("name", "integration", "kind", "source_type", "event_type", "enabled", "order")
+    list_filter = ("integration", "kind", "enabled")
+    list_select_related = ("integration", "series")
+    search_fields = ("name",)
+    inlines = (StepFilterInline,)
 
 
 @admin.register(Integration)
 class IntegrationAdmin(admin.ModelAdmin):
+    inlines = (StepInline,)
     list_display = ("name", "type", "enabled", "webhook_url")
     list_filter = ("type", "enabled")
     search_fields = ("name",)

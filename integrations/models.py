@@ -85,3 +85,192 @@ class WebhookEvent(models.Model):
     @property
     def body_text(self) -> str:
         return bytes(self.body).decode("utf-8", errors="replace")
+
+
+class IntegrationStep(models.Model):
+    """One rule of an integration: import users, or score points for changes of one source type.
+
+    Help texts are the seed's explanations, so admins read them where they edit.
+    """
+
+    class Kind(models.TextChoices):
+        USERS = "users", "Users"
+        POINTS = "points", "Points"
+
+    class EventType(models.TextChoices):
+        ANY = "", "Created, changed and deleted"
+        CREATED = "created", "Created only"
+
+    class Revoke(models.TextChoices):
+        NEVER = "never", "Do not revoke points. Once points have been given, they stay."
+        ON_CHANGE = (
+            "on_change",
+            "Revoke points and add new points when either score, point type, player or tags "
+            "change.",
+        )
+        ON_CHANGE_OR_TIME = (
+            "on_change_or_time",
+            "Revoke points and add new points when either score, point type, player, tags or "
+            "point time change.",
+        )
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="steps")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    name = models.CharField(max_length=200, help_text="This is just the name of the step.")
+    order = models.PositiveIntegerField(default=0)
+    enabled = models.BooleanField(default=True)
+    # Webhook settings
+    source_type = models.CharField(
+        max_length=50,
+        help_text="The type of object in the external system (deal, activity, user, …). "
+        "Do not change this unless you know what you are doing.",
+    )
+    event_type = models.CharField(
+        max_length=20,
+        choices=EventType.choices,
+        blank=True,
+        default=EventType.ANY,
+        help_text="Blank: the step runs for creations, changes and deletions. 'created': only "
+        "when the object is created; later updates and deletes are never used.",
+    )
+    # Mappings
+    player_id = models.CharField(
+        "player id in source",
+        max_length=200,
+        blank=True,
+        help_text="Name of the column that contains the id of the user (for points: the user "
+        "who should be awarded). With the prefix it is the player's unique identifier.",
+    )
+    player_id_prefix = models.CharField(
+        max_length=50,
+        blank=True,
+        help_text="Used with 'Player id in source' to form a unique identifier, e.g. pd:.",
+    )
+    player_name = models.CharField(
+        "player name in source",
+        max_length=200,
+        blank=True,
+        help_text="The column with the player's name. On points steps only used to create "
+        "players on the fly.",
+    )
+    player_email = models.CharField(
+        "player email in source",
+        max_length=200,
+        blank=True,
+        help_text="The column with the player's email, used when inviting the player. On "
+        "points steps only used to create players on the fly.",
+    )
+    series = models.ForeignKey(
+        "scoring.ScoreSeries",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="steps",
+        verbose_name="add points to score series",
+        help_text="The score series where points are registered. Required for points steps.",
+    )
+    points = models.CharField(
+        "points column in source",
+        max_length=200,
+        blank=True,
+        help_text="Column that contains the number of points to award, or a number for a "
+        "fixed amount of points.",
+    )
+    point_type = models.CharField(
+        "point type column in source",
+        max_length=200,
+        blank=True,
+        help_text="Instead of a points column: its value is matched to the point types of the "
+        "score series.",
+    )
+    score_id = models.CharField(
+        "score id in source",
+        max_length=200,
+        blank=True,
+        help_text="Column with the id of the object that creates points, so points can be "
+        "awarded or deducted as it is updated. Blank: the object's id.",
+    )
+    comment = models.CharField(
+        "comment column in source",
+        max_length=200,
+        blank=True,
+        help_text="Column with text shown with the points, e.g. the deal's title.",
+    )
+    tags = models.JSONField(
+        "tag columns in source",
+        default=list,
+        blank=True,
+        help_text="Columns added as tags: 'status' adds the column's value; '#notes' adds every "
+        "#word found in the column.",
+    )
+    create_tags = models.BooleanField(
+        "create new tags if not found",
+        default=True,
+        help_text="If set, tags that do not exist yet are created.",
+    )
+    point_time = models.CharField(
+        "point time column in source",
+        max_length=200,
+        blank=True,
+        help_text="Column with the date/time the points count for. Blank: when the object was "
+        "first awarded.",
+    )
+    revoke = models.CharField(
+        "revoke settings",
+        max_length=20,
+        choices=Revoke.choices,
+        default=Revoke.ON_CHANGE,
+        help_text="How and when old points are revoked and replaced with new points.",
+    )
+
+    class Meta:
+        ordering = ("integration", "order", "id")
+        constraints = [
+            # Import files match steps by name within their integration.
+            models.UniqueConstraint("integration", "name", name="step_name_unique"),
+            models.CheckConstraint(
+                condition=Q(kind__in=["users", "points"]), name="step_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StepFilter(models.Model):
+    class Operator(models.TextChoices):
+        IN = "in", "is one of"
+        NOT_IN = "not_in", "is not one of"
+        EMPTY = "empty", "is empty"
+        NOT_EMPTY = "not_empty", "is not empty"
+        GT = "gt", "greater than"
+        LT = "lt", "less than"
+        CONTAINS = "contains", "contains"
+
+    step = models.ForeignKey(IntegrationStep, on_delete=models.CASCADE, related_name="filters")
+    field = models.CharField(max_length=200, help_text="Path into the record, e.g. status.")
+    operator = models.CharField(max_length=20, choices=Operator.choices, default=Operator.IN)
+    values = models.JSONField(default=list, blank=True, help_text="One or more values.")
+
+    class Meta:
+        ordering = ("step", "id")
+
+    def __str__(self) -> str:
+        return f"{self.field} {self.get_operator_display()} {self.values}"
+
+
+class SeenChange(models.Model):
+    """A change's dedupe key, recorded by the event that processed it first."""
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            # Dedupe is per change: a key the integration has already seen is skipped.
+            models.UniqueConstraint("integration", "key", name="seen_change_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.key

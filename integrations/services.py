@@ -7,12 +7,17 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .models import Integration, WebhookEvent
+from scoring.services import NoAward, award_reconcile
+
+from .models import Integration, IntegrationStep, SeenChange, WebhookEvent
+from .sources import Change, DeliveryError, adapter_for
+from .steps import StepError, StepOutcome, points_step_evaluate, users_step_apply
 
 logger = logging.getLogger(__name__)
 
@@ -84,23 +89,129 @@ def event_process(*, event_id: int) -> WebhookEvent | None:
         attempts=F("attempts") + 1
     )
     with transaction.atomic():
-        event = WebhookEvent.objects.select_for_update().filter(pk=event_id).first()
+        event = (
+            WebhookEvent.objects.select_for_update(of=("self",))
+            .select_related("integration")
+            .filter(pk=event_id)
+            .first()
+        )
         if event is None:
             logger.warning("event %s does not exist; nothing to process", event_id)
             return None
         if event.status != WebhookEvent.Status.PENDING:
             return event
-        try:
-            json.loads(event.body_text)
-        except ValueError as exc:
-            event.status = WebhookEvent.Status.FAILED
-            event.error = f"body is not valid JSON: {exc}"
-        else:
-            event.status = WebhookEvent.Status.PROCESSED
-            event.error = ""
+        status, error, outcomes = _event_evaluate(event)
+        event.status = status
+        event.error = error
+        event.outcome = outcomes
         event.processed_at = timezone.now()
-        event.save(update_fields=["status", "error", "processed_at"])
+        event.save(update_fields=["status", "error", "outcome", "processed_at"])
     return event
+
+
+def _event_evaluate(event: WebhookEvent) -> tuple[str, str, list[dict[str, Any]]]:
+    """Run every matching step over every change of the delivery. Returns status, error, outcome."""
+    Status = WebhookEvent.Status
+    integration = event.integration
+    try:
+        payload = json.loads(event.body_text)
+    except ValueError as exc:
+        return Status.FAILED, f"body is not valid JSON: {exc}", []
+    if not integration.enabled:
+        return Status.IGNORED, "", [{"message": "integration disabled"}]
+    try:
+        changes = adapter_for(integration.type).split(integration, payload)
+    except DeliveryError as exc:
+        return Status.FAILED, str(exc), []
+
+    steps = list(
+        integration.steps.filter(enabled=True)
+        .select_related("series")
+        .prefetch_related("filters")
+        .order_by("order", "id")
+    )
+    outcomes: list[dict[str, Any]] = []
+    applied = False
+    errors = []
+    for change in changes:
+        if change.dedupe_key and _seen_elsewhere(event, change.dedupe_key):
+            outcomes.append(
+                {"change": change.label, "result": "duplicate",
+                 "message": f"duplicate: change {change.dedupe_key} was already processed"}
+            )  # fmt: skip
+            continue
+        matching = [s for s in steps if _step_listens(s, change)]
+        if not matching:
+            outcomes.append(
+                {"change": change.label, "result": "no_step",
+                 "message": f"no enabled step for {change.object_type} {change.action}"}
+            )  # fmt: skip
+        for step in matching:
+            outcome = _step_run(step, change, event)
+            outcomes.append(outcome.as_json())
+            applied = applied or outcome.applied
+            if outcome.result == "error":
+                errors.append(outcome.as_json()["message"])
+    if errors:
+        return Status.FAILED, "; ".join(errors), outcomes
+    return (Status.PROCESSED if applied else Status.IGNORED), "", outcomes
+
+
+def _seen_elsewhere(event: WebhookEvent, key: str) -> bool:
+    """Record the change's key; True when another event recorded it first."""
+    SeenChange.objects.bulk_create(
+        [SeenChange(integration_id=event.integration_id, key=key[:255], event=event)],
+        ignore_conflicts=True,
+    )
+    first = SeenChange.objects.filter(integration_id=event.integration_id, key=key[:255])
+    return first.values_list("event_id", flat=True).get() != event.pk
+
+
+def _step_listens(step: IntegrationStep, change: Change) -> bool:
+    return step.source_type.strip().lower() == change.object_type and (
+        not step.event_type or step.event_type == change.action
+    )
+
+
+def _step_run(step: IntegrationStep, change: Change, event: WebhookEvent) -> StepOutcome:
+    """One step on one change, in a savepoint: a failing step never stops the others."""
+    try:
+        with transaction.atomic():
+            if step.kind == IntegrationStep.Kind.USERS:
+                return users_step_apply(step, change)
+            return _points_step_apply(step, change, event)
+    except StepError as exc:
+        return StepOutcome(step, change, "error", str(exc))
+    except DatabaseError:
+        raise  # the database is unwell: retry the whole event later
+    except Exception as exc:
+        logger.exception("step %s failed on %s of event %s", step.pk, change.label, event.pk)
+        return StepOutcome(step, change, "error", f"unexpected error: {exc!r}")
+
+
+def _points_step_apply(step: IntegrationStep, change: Change, event: WebhookEvent) -> StepOutcome:
+    evaluation = points_step_evaluate(step, change)
+    desired = evaluation.desired
+    result = award_reconcile(
+        step=step,
+        object_id=evaluation.object_id,
+        source_object=f"{step.source_type}:{evaluation.object_id}",
+        desired=desired,
+        version=change.version,
+        default_time=change.version or event.received_at,
+        event=event,
+    )
+    message = "; ".join([result.message, *evaluation.notes])
+    ids = [t.pk for t in result.booked]
+    if result.stale:
+        return StepOutcome(step, change, "stale", message)
+    if isinstance(desired, NoAward):
+        kind = "unknown_player" if not desired.moves_version else "filtered"
+        # A revoke booked because of a miss still counts as work done.
+        return StepOutcome(step, change, kind, message, applied=bool(ids), transaction_ids=ids)
+    return StepOutcome(
+        step, change, "booked" if ids else "unchanged", message, applied=True, transaction_ids=ids
+    )
 
 
 def events_reprocess(*, event_ids: list[int]) -> int:

@@ -7,6 +7,7 @@ from django.views.decorators.http import require_POST
 
 from . import services
 from .models import Integration
+from .sources import adapter_for
 
 
 @csrf_exempt  # sources authenticate by the secret URL (and signatures), not by a session
@@ -23,6 +24,12 @@ def webhook(request: HttpRequest, secret: str) -> JsonResponse:
     body = request.read(limit + 1)
     if len(body) > limit:
         return _too_large(len(body), limit)
+
+    auth_error = adapter_for(integration.type).authenticate(integration, request)
+    if auth_error:
+        response = JsonResponse({"error": auth_error}, status=401)
+        response["WWW-Authenticate"] = 'Basic realm="webhook"'
+        return response
 
     receipt = services.webhook_receive(integration=integration, body=body, headers=request.headers)
     if receipt.error:

@@ -96,3 +96,30 @@ def celery_worker(
         worker.wait(timeout=20)
     except subprocess.TimeoutExpired:
         worker.kill()
+
+
+@pytest.fixture
+def pipedrive(db: None) -> Any:
+    """A Pipedrive integration with the default setup (DESIGN §5)."""
+    from integrations.config_file import integration_import
+
+    integration, _ = integration_import(data={"name": "Pipedrive", "type": "pipedrive"})
+    return integration
+
+
+@pytest.fixture
+def deliver() -> Any:
+    """Store a delivery as the webhook view does and process it as the worker does."""
+    from integrations import services
+    from integrations.models import WebhookEvent
+    from tests.pipedrive_payloads import body
+
+    def deliver(integration: Any, payload: Any) -> WebhookEvent:
+        receipt = services.webhook_receive(
+            integration=integration, body=body(payload), headers={}
+        )
+        event = services.event_process(event_id=receipt.event.pk)
+        assert event is not None
+        return event
+
+    return deliver

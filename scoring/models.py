@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+
+
+class ScoreSeries(models.Model):
+    """A named stream of points: "Deals", "Calls"."""
+
+    name = models.CharField(max_length=200)
+
+    class Meta:
+        verbose_name_plural = "score series"
+        ordering = ("name",)
+        constraints = [
+            # Steps, the API and import files name series; "deals" and "Deals" are one series.
+            models.UniqueConstraint(Lower("name"), name="series_name_ci_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PointType(models.Model):
+    """A named fixed amount within a series ("Meeting" = 10), matched case-insensitively."""
+
+    series = models.ForeignKey(ScoreSeries, on_delete=models.CASCADE, related_name="point_types")
+    name = models.CharField(max_length=200)
+    points = models.DecimalField(max_digits=12, decimal_places=2)
+
+    class Meta:
+        ordering = ("series", "name")
+        constraints = [
+            # The point type column's value is matched by name within the step's series.
+            models.UniqueConstraint("series", Lower("name"), name="point_type_name_ci_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.points})"
+
+
+class Tag(models.Model):
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ("name",)
+        constraints = [
+            # Tags are found by name, case-insensitively; concurrent creators race on this.
+            models.UniqueConstraint(Lower("name"), name="tag_name_ci_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Transaction(models.Model):
+    """The append-only ledger. A revoke is a new row of the opposite sign; rows never change."""
+
+    class Kind(models.TextChoices):
+        AWARD = "award", "Award"
+        REVOKE = "revoke", "Revoke"
+        MANUAL = "manual", "Manual"
+
+    player = models.ForeignKey("players.Player", on_delete=models.PROTECT, related_name="+")
+    series = models.ForeignKey(ScoreSeries, on_delete=models.PROTECT, related_name="+")
+    points = models.DecimalField(max_digits=14, decimal_places=2)
+    point_type = models.ForeignKey(
+        PointType, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    comment = models.TextField(blank=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="transactions")
+    point_time = models.DateTimeField(help_text="When the points count; leaderboards use it.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.AWARD)
+    # Provenance: which step, which source object, which delivery.
+    step = models.ForeignKey(
+        "integrations.IntegrationStep",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="transactions",
+    )
+    source_object = models.CharField(
+        max_length=255, blank=True, help_text="<source type>:<score id>, e.g. deal:123"
+    )
+    event = models.ForeignKey(
+        "integrations.WebhookEvent",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="transactions",
+    )
+    # One-to-one: a transaction can be revoked at most once, whatever races happen.
+    revokes = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="revoked_by"
+    )
+
+    class Meta:
+        ordering = ("id",)
+        indexes = [
+            # Leaderboards sum points per player within a series and a point-time range.
+            models.Index(fields=["series", "point_time"], name="txn_series_time_idx"),
+            models.Index(fields=["player", "series"], name="txn_player_series_idx"),
+        ]
+        constraints = [
+            # A revoke always names what it cancels; nothing else does.
+            models.CheckConstraint(
+                condition=Q(kind="revoke", revokes__isnull=False)
+                | (~Q(kind="revoke") & Q(revokes__isnull=True)),
+                name="txn_revoke_references",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.points:+} {self.kind}"
+
+
+class AwardState(models.Model):
+    """What is currently awarded for one source object by one points step.
+
+    This is how "points already scored for this object" is tracked. Every evaluation of the
+    object locks this row (select_for_update), so the work for one object is serialised.
+    """
+
+    step = models.ForeignKey(
+        "integrations.IntegrationStep", on_delete=models.CASCADE, related_name="award_states"
+    )
+    object_id = models.CharField(max_length=255)
+    # The active award (None when nothing is awarded now). Player, points, point type, tags and
+    # point time are read from it.
+    transaction = models.OneToOneField(
+        Transaction, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    applied_version = models.DateTimeField(null=True, blank=True)
+    # The default point time: when the object was first awarded; kept across revoke and re-award.
+    first_point_time = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            # One state per (step, object): the row every evaluation of the object locks.
+            models.UniqueConstraint("step", "object_id", name="award_state_step_object_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step_id}:{self.object_id}"

@@ -1,0 +1,245 @@
+"""Writes of the scoring app: booking the ledger and reconciling awards with what a source says."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from django.db import IntegrityError, transaction
+
+from players.models import Player
+
+from .models import AwardState, PointType, ScoreSeries, Tag, Transaction
+
+if TYPE_CHECKING:
+    from integrations.models import IntegrationStep, WebhookEvent
+
+
+def points_text(points: Decimal) -> str:
+    """`+100`, `-2786.08`: as admins read points in outcomes."""
+    if points == points.to_integral_value():
+        return f"{int(points):+d}"
+    return f"{points:+.2f}"
+
+
+def player_label(player: Player, external_id: str = "") -> str:
+    return f"{player.name} ({external_id})" if external_id else player.name
+
+
+@dataclass(frozen=True)
+class DesiredAward:
+    """What the source's current record deserves."""
+
+    player: Player
+    external_id: str
+    points: Decimal
+    point_type: PointType | None
+    tag_names: tuple[str, ...]
+    comment: str
+    point_time: datetime | None  # from the point time column; None = the object's default
+
+
+@dataclass(frozen=True)
+class NoAward:
+    """The record deserves nothing now (filter miss, deletion, zero points, unknown player)."""
+
+    reason: str
+    moves_version: bool = True  # False for an unknown player: a later users import may fix it
+    keep_player_id: int | None = None  # an archived player keeps what they already have
+
+
+@dataclass
+class ReconcileResult:
+    booked: list[Transaction] = field(default_factory=list)
+    message: str = ""
+    stale: bool = False
+
+
+def tags_get_or_create(names: tuple[str, ...]) -> list[Tag]:
+    tags = []
+    for name in names:
+        tag = Tag.objects.filter(name__iexact=name).first()
+        if tag is None:
+            try:
+                with transaction.atomic():  # savepoint: another worker may create it first
+                    tag = Tag.objects.create(name=name)
+            except IntegrityError:
+                tag = Tag.objects.get(name__iexact=name)
+        tags.append(tag)
+    return tags
+
+
+def transaction_book(
+    *,
+    player: Player,
+    series: ScoreSeries,
+    points: Decimal,
+    point_time: datetime,
+    kind: str = Transaction.Kind.AWARD,
+    point_type: PointType | None = None,
+    comment: str = "",
+    tags: list[Tag] | None = None,
+    step: IntegrationStep | None = None,
+    source_object: str = "",
+    event: WebhookEvent | None = None,
+    revokes: Transaction | None = None,
+) -> Transaction:
+    row = Transaction.objects.create(
+        player=player,
+        series=series,
+        points=points,
+        point_type=point_type,
+        comment=comment,
+        point_time=point_time,
+        kind=kind,
+        step=step,
+        source_object=source_object,
+        event=event,
+        revokes=revokes,
+    )
+    if tags:
+        row.tags.set(tags)
+    return row
+
+
+def transaction_revoke(*, original: Transaction, event: WebhookEvent | None = None) -> Transaction:
+    """A new row of the opposite sign, with the original's point time and tags."""
+    return transaction_book(
+        player=original.player,
+        series=original.series,
+        points=-original.points,
+        point_time=original.point_time,
+        kind=Transaction.Kind.REVOKE,
+        point_type=original.point_type,
+        comment=original.comment,
+        tags=list(original.tags.all()),
+        step=original.step,
+        source_object=original.source_object,
+        event=event,
+        revokes=original,
+    )
+
+
+def award_state_lock(*, step: IntegrationStep, object_id: str) -> AwardState:
+    """The row that serialises all work for one object of one step. Caller holds a transaction."""
+    # Insert-if-missing first, so two workers meeting a new object both end up locking one row.
+    AwardState.objects.bulk_create(
+        [AwardState(step=step, object_id=object_id)], ignore_conflicts=True
+    )
+    return (
+        AwardState.objects.select_related("transaction__player", "transaction__point_type")
+        .select_for_update(of=("self",))  # lock the state row only, not the joined rows
+        .get(step=step, object_id=object_id)
+    )
+
+
+def _differs(
+    active: Transaction, desired: DesiredAward, point_time: datetime, *, time: bool
+) -> bool:
+    active_tags = sorted(t.name.lower() for t in active.tags.all())
+    return (
+        active.player_id != desired.player.pk
+        or active.points != desired.points
+        or active.point_type_id != (desired.point_type.pk if desired.point_type else None)
+        or active_tags != sorted(n.lower() for n in desired.tag_names)
+        or (time and active.point_time != point_time)
+    )
+
+
+def award_reconcile(
+    *,
+    step: IntegrationStep,
+    object_id: str,
+    source_object: str,
+    desired: DesiredAward | NoAward,
+    version: datetime | None,
+    default_time: datetime,
+    event: WebhookEvent | None,
+) -> ReconcileResult:
+    """Compare what the source says with what is booked for this object; book the difference.
+
+    Runs under the award state's row lock. Reconciling the same input twice books nothing the
+    second time.
+    """
+    from integrations.models import IntegrationStep
+
+    state = award_state_lock(step=step, object_id=object_id)
+    if (
+        version is not None
+        and state.applied_version is not None
+        and version < state.applied_version
+    ):
+        return ReconcileResult(
+            stale=True,
+            message=f"stale: version {_short(version)} < applied {_short(state.applied_version)}",
+        )
+
+    result = ReconcileResult()
+    active = state.transaction
+    revoking = step.revoke != IntegrationStep.Revoke.NEVER
+    first_time = state.first_point_time or default_time
+
+    if isinstance(desired, NoAward):
+        keep = active is not None and active.player_id == desired.keep_player_id
+        if active is not None and revoking and not keep:
+            revoke = transaction_revoke(original=active, event=event)
+            result.booked.append(revoke)
+            state.transaction = None
+            result.message = (
+                f"revoked #{active.pk} ({points_text(revoke.points)}): {desired.reason}"
+            )
+        else:
+            result.message = desired.reason
+    else:
+        point_time = desired.point_time or first_time
+        time_counts = step.revoke == IntegrationStep.Revoke.ON_CHANGE_OR_TIME
+        if active is not None and (
+            not revoking or not _differs(active, desired, point_time, time=time_counts)
+        ):
+            why = "" if revoking else "; revoke setting: do not revoke"
+            result.message = (
+                f"already booked #{active.pk} ({points_text(active.points)} to "
+                f"{active.player.name}){why}: nothing new"
+            )
+        else:
+            parts = []
+            if active is not None:
+                revoke = transaction_revoke(original=active, event=event)
+                result.booked.append(revoke)
+                parts.append(f"revoked #{active.pk} ({points_text(revoke.points)})")
+            award = transaction_book(
+                player=desired.player,
+                series=step.series,  # type: ignore[arg-type]  # points steps always have one
+                points=desired.points,
+                point_time=point_time,
+                point_type=desired.point_type,
+                comment=desired.comment,
+                tags=tags_get_or_create(desired.tag_names),
+                step=step,
+                source_object=source_object,
+                event=event,
+            )
+            result.booked.append(award)
+            state.transaction = award
+            state.first_point_time = first_time
+            parts.append(
+                f"booked {points_text(award.points)} to "
+                f"{player_label(desired.player, desired.external_id)}"
+            )
+            result.message = ", ".join(parts)
+
+    moves = not isinstance(desired, NoAward) or desired.moves_version
+    if (
+        moves
+        and version is not None
+        and (state.applied_version is None or version > state.applied_version)
+    ):
+        state.applied_version = version
+    state.save()
+    return result
+
+
+def _short(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
