@@ -58,10 +58,13 @@ def activity_v2(
     return payload
 
 
-def user_v2(user_id: int, *, name: str, email: str, active: bool = True) -> dict[str, Any]:
+def user_v2(
+    user_id: int, *, name: str, email: str, active: bool = True, timestamp: int = 1700000000
+) -> dict[str, Any]:
+    """A v2 user delivery; its dedupe key is the user id + `timestamp` (epoch seconds)."""
     payload = copy.deepcopy(fixture_json("pipedrive/v2-user-create.json"))
     payload["data"].update(id=str(user_id), name=name, email=email, active_flag=active)
-    payload["meta"].update(entity_id=str(user_id), id=str(user_id), timestamp=1700000000 + user_id)
+    payload["meta"].update(entity_id=str(user_id), id=str(user_id), timestamp=timestamp)
     return payload
 
 

@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 
 from integrations.models import Integration, WebhookEvent
+from players.models import Player
 from pointagram_site.celery import app
 from tests.support import fixture_bytes
 
@@ -23,14 +24,12 @@ def eager() -> Iterator[None]:
 
 
 def test_without_broker_event_is_processed_before_the_answer(
-    eager: None, client: Client, django_capture_on_commit_callbacks
+    eager: None, client: Client, pipedrive: Integration, django_capture_on_commit_callbacks
 ) -> None:
-    integration = Integration.objects.create(name="Pipedrive", type=Integration.Type.PIPEDRIVE)
-
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
-            integration.webhook_path,
-            data=fixture_bytes("pipedrive/v1-deal-updated-won.json"),
+            pipedrive.webhook_path,
+            data=fixture_bytes("pipedrive/v2-user-create.json"),
             content_type="application/json",
         )
 
@@ -38,15 +37,17 @@ def test_without_broker_event_is_processed_before_the_answer(
     event = WebhookEvent.objects.get(pk=response.json()["event_id"])
     assert event.status == WebhookEvent.Status.PROCESSED
     assert event.attempts == 1
+    assert Player.objects.filter(identities__external_id="pd:16943176").exists()
 
 
-def test_reprocessing_twice_is_safe(eager: None, django_capture_on_commit_callbacks) -> None:
+def test_reprocessing_twice_is_safe(
+    eager: None, pipedrive: Integration, django_capture_on_commit_callbacks
+) -> None:
     from integrations import services
 
-    integration = Integration.objects.create(name="Pipedrive", type=Integration.Type.PIPEDRIVE)
     with django_capture_on_commit_callbacks(execute=True):
         receipt = services.webhook_receive(
-            integration=integration, body=b'{"meta": {}}', headers={}
+            integration=pipedrive, body=fixture_bytes("pipedrive/v2-user-create.json"), headers={}
         )
     with django_capture_on_commit_callbacks(execute=True):
         services.events_reprocess(event_ids=[receipt.event.pk, receipt.event.pk])
@@ -54,3 +55,4 @@ def test_reprocessing_twice_is_safe(eager: None, django_capture_on_commit_callba
     event = WebhookEvent.objects.get()
     assert event.status == WebhookEvent.Status.PROCESSED
     assert event.attempts == 2
+    assert Player.objects.count() == 1

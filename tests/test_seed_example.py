@@ -17,9 +17,7 @@ def test_owner_change_moves_points(pipedrive, deliver) -> None:
     defp = player_upsert(external_id="pd:1002", name="DEF", email="").player
 
     won = deliver(pipedrive, deal_v2(123, status="won", value=100, owner_id=1001))
-    moved = deliver(
-        pipedrive, deal_v2(123, owner_id=1002, update_time="2024-01-01T13:00:00Z")
-    )
+    moved = deliver(pipedrive, deal_v2(123, owner_id=1002, update_time="2024-01-01T13:00:00Z"))
 
     rows = list(Transaction.objects.order_by("id").values_list("player__name", "points", "kind"))
     assert rows == [("ABC", 100, "award"), ("ABC", -100, "revoke"), ("DEF", 100, "award")]

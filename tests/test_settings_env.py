@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.plugin import ROOT
 
 SHOW = (
     "import django, json; django.setup(); from django.conf import settings as s; "

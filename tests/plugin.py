@@ -115,9 +115,7 @@ def deliver() -> Any:
     from tests.pipedrive_payloads import body
 
     def deliver(integration: Any, payload: Any) -> WebhookEvent:
-        receipt = services.webhook_receive(
-            integration=integration, body=body(payload), headers={}
-        )
+        receipt = services.webhook_receive(integration=integration, body=body(payload), headers={})
         event = services.event_process(event_id=receipt.event.pk)
         assert event is not None
         return event
