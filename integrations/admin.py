@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from . import services
-from .models import Integration, IntegrationStep, StepFilter, WebhookEvent
+from .models import Integration, IntegrationStep, SeenChange, StepFilter, WebhookEvent
 
 
 class StepInline(admin.TabularInline):
@@ -95,3 +95,25 @@ class WebhookEventAdmin(admin.ModelAdmin):
     def reprocess(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
         count = services.events_reprocess(event_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"{count} event(s) queued for processing.", messages.SUCCESS)
+
+
+@admin.register(StepFilter)
+class StepFilterAdmin(admin.ModelAdmin):
+    list_display = ("step", "field", "operator", "values")
+    list_select_related = ("step",)
+
+
+@admin.register(SeenChange)
+class SeenChangeAdmin(admin.ModelAdmin):
+    """Dedupe keys of processed changes; read-only, they are the record of what was seen."""
+
+    list_display = ("key", "integration", "event")
+    list_select_related = ("integration",)
+    search_fields = ("key",)
+    raw_id_fields = ("event",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

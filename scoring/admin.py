@@ -20,6 +20,12 @@ class ScoreSeriesAdmin(admin.ModelAdmin):
     inlines = (PointTypeInline,)
 
 
+@admin.register(PointType)
+class PointTypeAdmin(admin.ModelAdmin):
+    list_display = ("name", "series", "points")
+    list_filter = ("series",)
+
+
 @admin.register(Tag)
 class TagAdmin(admin.ModelAdmin):
     search_fields = ("name",)

@@ -10,7 +10,8 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
-from integrations.models import Integration
+from integrations.models import Integration, IntegrationStep
+from players.models import Player
 
 pytestmark = pytest.mark.django_db
 
@@ -39,10 +40,21 @@ def test_printed_login_works_and_is_not_fixed() -> None:
 
 def test_running_twice_does_not_duplicate_demo_data() -> None:
     output = demo_setup()
-    counts = (Integration.objects.count(), User.objects.count())
+    counts = (
+        Integration.objects.count(),
+        IntegrationStep.objects.count(),
+        Player.objects.count(),
+        User.objects.count(),
+    )
 
     demo_setup()
 
-    assert (Integration.objects.count(), User.objects.count()) == counts
+    assert counts == (1, 4, 3, 1)
+    assert (
+        Integration.objects.count(),
+        IntegrationStep.objects.count(),
+        Player.objects.count(),
+        User.objects.count(),
+    ) == counts
     assert "http://127.0.0.1:8000/admin/" in output
     assert Integration.objects.get().webhook_path in output

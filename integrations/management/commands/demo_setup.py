@@ -6,9 +6,16 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from integrations.config_file import integration_import
 from integrations.models import Integration
+from players.services import player_upsert
 
 DEMO_INTEGRATION = "Pipedrive (demo)"
+DEMO_PLAYERS = [
+    ("pd:12415231", "Ann Seller", "ann@example.com"),
+    ("pd:1002", "Bob Closer", "bob@example.com"),
+    ("pd:1003", "Cleo Caller", "cleo@example.com"),
+]
 
 
 class Command(BaseCommand):
@@ -22,12 +29,18 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         base = options["url"].rstrip("/")
-        integration, created = Integration.objects.get_or_create(
-            name=DEMO_INTEGRATION, defaults={"type": Integration.Type.PIPEDRIVE}
-        )
+        integration = Integration.objects.filter(name=DEMO_INTEGRATION).first()
+        created = integration is None
+        if integration is None:
+            # No `steps` key: a new Pipedrive integration gets its default steps and series.
+            integration, _ = integration_import(
+                data={"name": DEMO_INTEGRATION, "type": "pipedrive"}
+            )
+        for external_id, name, email in DEMO_PLAYERS:
+            player_upsert(external_id=external_id, name=name, email=email)
         self.stdout.write(
-            f"Demo integration {'created' if created else 'already there'}: {integration.name}, "
-            f"webhook URL {base}{integration.webhook_path}"
+            f"Demo integration {'created' if created else 'already there'}: {integration.name} "
+            f"({integration.steps.count()} steps), webhook URL {base}{integration.webhook_path}"
         )
 
         User = get_user_model()
