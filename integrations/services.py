@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -80,50 +80,67 @@ def event_enqueue_on_commit(*, event_id: int) -> None:
 def event_process(*, event_id: int) -> WebhookEvent | None:
     """Process one stored event, exactly once.
 
-    The event row is locked for the whole evaluation, inside one transaction: a second worker
-    handed the same task waits, then sees the event is no longer pending and does nothing. If the
-    worker dies, the transaction rolls back and the event is still pending for the redelivery.
+    The delivery is split into changes first, outside any transaction (HubSpot's records come
+    from its API). Then the event row is locked for the whole evaluation, inside one
+    transaction: a second worker handed the same task waits, then sees the event is no longer
+    pending and does nothing. If the worker dies, the transaction rolls back and the event is
+    still pending for the redelivery. SourceUnavailable and database errors propagate, leaving
+    the event pending, so the task retries later.
     """
     # Counted outside the transaction so that attempts that crashed are still counted.
     WebhookEvent.objects.filter(pk=event_id, status=WebhookEvent.Status.PENDING).update(
         attempts=F("attempts") + 1
     )
+    event = WebhookEvent.objects.select_related("integration").filter(pk=event_id).first()
+    if event is None:
+        logger.warning("event %s does not exist; nothing to process", event_id)
+        return None
+    if event.status != WebhookEvent.Status.PENDING:
+        return event
+    split = _event_split(event)
     with transaction.atomic():
-        event = (
+        locked = (
             WebhookEvent.objects.select_for_update(of=("self",))
             .select_related("integration")
-            .filter(pk=event_id)
-            .first()
+            .get(pk=event_id)
         )
-        if event is None:
-            logger.warning("event %s does not exist; nothing to process", event_id)
-            return None
-        if event.status != WebhookEvent.Status.PENDING:
-            return event
-        status, error, outcomes = _event_evaluate(event)
-        event.status = status
-        event.error = error
-        event.outcome = outcomes
-        event.processed_at = timezone.now()
-        event.save(update_fields=["status", "error", "outcome", "processed_at"])
-    return event
+        if locked.status != WebhookEvent.Status.PENDING:
+            return locked
+        verdict = split if isinstance(split, Verdict) else _event_evaluate(locked, split)
+        locked.status = verdict.status
+        locked.error = verdict.error
+        locked.outcome = verdict.outcome
+        locked.processed_at = timezone.now()
+        locked.save(update_fields=["status", "error", "outcome", "processed_at"])
+    return locked
 
 
-def _event_evaluate(event: WebhookEvent) -> tuple[str, str, list[dict[str, Any]]]:
-    """Run every matching step over every change of the delivery. Returns status, error, outcome."""
-    Status = WebhookEvent.Status
+@dataclass(frozen=True)
+class Verdict:
+    status: str
+    error: str = ""
+    outcome: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _event_split(event: WebhookEvent) -> list[Change] | Verdict:
+    """The delivery's changes, or the verdict when there is nothing to evaluate."""
     integration = event.integration
     try:
         payload = json.loads(event.body_text)
     except ValueError as exc:
-        return Status.FAILED, f"body is not valid JSON: {exc}", []
+        return Verdict(WebhookEvent.Status.FAILED, f"body is not valid JSON: {exc}")
     if not integration.enabled:
-        return Status.IGNORED, "", [{"message": "integration disabled"}]
+        return Verdict(WebhookEvent.Status.IGNORED, outcome=[{"message": "integration disabled"}])
     try:
-        changes = adapter_for(integration.type).split(integration, payload)
+        return adapter_for(integration.type).split(integration, payload)
     except DeliveryError as exc:
-        return Status.FAILED, str(exc), []
+        return Verdict(WebhookEvent.Status.FAILED, str(exc))
 
+
+def _event_evaluate(event: WebhookEvent, changes: list[Change]) -> Verdict:
+    """Run every matching step over every change of the delivery, in order."""
+    Status = WebhookEvent.Status
+    integration = event.integration
     steps = list(
         integration.steps.filter(enabled=True)
         .select_related("series")
@@ -134,6 +151,11 @@ def _event_evaluate(event: WebhookEvent) -> tuple[str, str, list[dict[str, Any]]
     applied = False
     errors = []
     for change in changes:
+        if change.ignored:
+            outcomes.append(
+                {"change": change.label, "result": "ignored", "message": change.ignored}
+            )
+            continue
         if change.dedupe_key and _seen_elsewhere(event, change.dedupe_key):
             outcomes.append(
                 {"change": change.label, "result": "duplicate",
@@ -153,8 +175,8 @@ def _event_evaluate(event: WebhookEvent) -> tuple[str, str, list[dict[str, Any]]
             if outcome.result == "error":
                 errors.append(outcome.as_json()["message"])
     if errors:
-        return Status.FAILED, "; ".join(errors), outcomes
-    return (Status.PROCESSED if applied else Status.IGNORED), "", outcomes
+        return Verdict(Status.FAILED, "; ".join(errors), outcomes)
+    return Verdict(Status.PROCESSED if applied else Status.IGNORED, "", outcomes)
 
 
 def _seen_elsewhere(event: WebhookEvent, key: str) -> bool:

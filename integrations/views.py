@@ -25,10 +25,11 @@ def webhook(request: HttpRequest, secret: str) -> JsonResponse:
     if len(body) > limit:
         return _too_large(len(body), limit)
 
-    auth_error = adapter_for(integration.type).authenticate(integration, request)
+    auth_error = adapter_for(integration.type).authenticate(integration, request, body)
     if auth_error:
         response = JsonResponse({"error": auth_error}, status=401)
-        response["WWW-Authenticate"] = 'Basic realm="webhook"'
+        if integration.type == Integration.Type.PIPEDRIVE:
+            response["WWW-Authenticate"] = 'Basic realm="webhook"'
         return response
 
     receipt = services.webhook_receive(integration=integration, body=body, headers=request.headers)

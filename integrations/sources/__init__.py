@@ -1,11 +1,13 @@
-"""Source systems. Each is one sub-package with an adapter; adding a source = one folder and one
-line in ADAPTERS."""
+"""Source systems. Each is one sub-package with an adapter (authenticate, split a delivery into
+changes, dedupe keys) and its default setup; adding a source = one folder and one line in
+ADAPTERS below."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from importlib import import_module
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
@@ -27,6 +29,7 @@ class Change:
     previous: Mapping[str, Any] | None
     version: datetime | None  # orders changes of one object; None = never stale
     dedupe_key: str | None
+    ignored: str = ""  # why this change is acknowledged but not evaluated (unknown event type)
 
     @property
     def label(self) -> str:
@@ -37,17 +40,22 @@ class DeliveryError(Exception):
     """A delivery that does not have the shape its source documents. The message names why."""
 
 
+class SourceUnavailable(Exception):
+    """The source's API could not be reached or kept failing: try the event again later."""
+
+
 class SourceAdapter(Protocol):
-    def authenticate(self, integration: Integration, request: HttpRequest) -> str:
+    def authenticate(self, integration: Integration, request: HttpRequest, body: bytes) -> str:
         """An error message when the request may not be stored (answered 401), else ""."""
         ...
 
     def split(self, integration: Integration, payload: Any) -> list[Change]:
-        """The changes in one delivery, in order. Raises DeliveryError."""
+        """The changes in one delivery, in order. Raises DeliveryError or SourceUnavailable."""
         ...
 
 
 def action_from_words(word: str) -> Action:
+    """create/created/added -> created, delete/deleted/removed -> deleted, else changed."""
     word = word.strip().lower()
     if word in {"create", "created", "added", "add"}:
         return "created"
@@ -56,26 +64,42 @@ def action_from_words(word: str) -> Action:
     return "changed"
 
 
-class NoAuth:
-    def authenticate(self, integration: Integration, request: HttpRequest) -> str:
+class NoDeliveries:
+    """The custom type is API-only: its deliveries carry no changes."""
+
+    def authenticate(self, integration: Integration, request: HttpRequest, body: bytes) -> str:
         return ""
 
     def split(self, integration: Integration, payload: Any) -> list[Change]:
         return []
 
 
-def default_config(integration_type: str) -> dict[str, Any] | None:
-    """The default series and steps of a new integration of this type (DESIGN §5), in the import
-    file's shape; None for types without defaults."""
-    from .pipedrive.defaults import DEFAULT_CONFIG as pipedrive
-
-    return {"pipedrive": pipedrive}.get(integration_type)
+# integration type -> module holding `Adapter` (and, for types with a default setup,
+# `DEFAULT_CONFIG` in its `defaults` module).
+ADAPTERS = {
+    "pipedrive": "integrations.sources.pipedrive",
+    "hubspot": "integrations.sources.hubspot",
+    "webhook": "integrations.sources.webhook",
+}
 
 
 def adapter_for(integration_type: str) -> SourceAdapter:
-    from .pipedrive.adapter import PipedriveAdapter
+    package = ADAPTERS.get(integration_type)
+    if package is None:
+        return NoDeliveries()
+    adapter: SourceAdapter = import_module(f"{package}.adapter").Adapter()
+    return adapter
 
-    adapters: dict[str, SourceAdapter] = {
-        "pipedrive": PipedriveAdapter(),
-    }
-    return adapters.get(integration_type, NoAuth())
+
+def default_config(integration_type: str) -> dict[str, Any] | None:
+    """The default series and steps of a new integration of this type (DESIGN §5), in the import
+    file's shape; None for types without defaults."""
+    package = ADAPTERS.get(integration_type)
+    if package is None:
+        return None
+    try:
+        module = import_module(f"{package}.defaults")
+    except ModuleNotFoundError:
+        return None
+    config: dict[str, Any] = module.DEFAULT_CONFIG
+    return config

@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     from integrations.models import Integration
 
 
-class PipedriveAdapter:
-    def authenticate(self, integration: Integration, request: HttpRequest) -> str:
+class Adapter:
+    def authenticate(self, integration: Integration, request: HttpRequest, body: bytes) -> str:
         """HTTP basic auth, checked only when the integration has `basic_auth_user` set."""
         user = str(integration.credentials.get("basic_auth_user") or "")
         if not user:

@@ -12,7 +12,7 @@ from django.test import Client
 
 from integrations.models import Integration, WebhookEvent
 from integrations.sources import DeliveryError
-from integrations.sources.pipedrive.adapter import PipedriveAdapter
+from integrations.sources.pipedrive.adapter import Adapter as PipedriveAdapter
 from players.services import player_upsert
 from scoring.models import Transaction
 from tests.support import fixture_bytes, fixture_json
