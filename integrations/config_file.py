@@ -56,16 +56,25 @@ class ConfigError(Exception):
 
 
 class StrictSerializer(serializers.Serializer):
-    """Refuses keys it does not know: a typo in a file must not be silently dropped."""
+    """Refuses keys it does not know: a typo in a file must not be silently dropped. Unknown
+    keys are reported together with every other problem of the same object."""
 
-    def to_internal_value(self, data: Any) -> Any:
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        unknown: dict[str, list[str]] = {}
         if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError(
-                    {key: ["unknown key; known keys: " + ", ".join(self.fields)] for key in unknown}
-                )
-        return super().to_internal_value(data)
+            known = ", ".join(self.fields)
+            unknown = {
+                k: [f"unknown key; known keys: {known}"] for k in data if k not in self.fields
+            }
+        try:
+            value = super().run_validation(data)
+        except serializers.ValidationError as exc:
+            if unknown and isinstance(exc.detail, dict):
+                raise serializers.ValidationError({**exc.detail, **unknown}) from None
+            raise
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return value
 
 
 class FilterFileSerializer(StrictSerializer):
@@ -199,6 +208,8 @@ def _problems(errors: Any, prefix: str = "") -> list[str]:
         for key, value in errors.items():
             if key == "non_field_errors":
                 name = prefix
+            elif isinstance(key, int):  # DRF reports list items by index
+                name = f"{prefix}[{key}]"
             elif prefix and not str(key).startswith("steps["):
                 name = f"{prefix}.{key}"
             else:
@@ -268,8 +279,10 @@ def integration_import(*, data: Any) -> tuple[Integration, bool]:
         series_list = series_list or SeriesFileSerializer(many=True).run_validation(
             defaults["series"] if defaults else []
         )
+    named = []
     for series_data in series_list:
         series = series_get_or_create(name=series_data["name"])
+        named.append(series)
         for pt in series_data["point_types"]:
             existing = series.point_types.filter(name__iexact=pt["name"]).first()
             if existing is None:
@@ -279,6 +292,8 @@ def integration_import(*, data: Any) -> tuple[Integration, bool]:
                 existing.save(update_fields=["points"])
     if steps is not None:
         _steps_apply(integration, steps)
+    step_series = ScoreSeries.objects.filter(steps__integration=integration, steps__enabled=True)
+    integration.series.set({*named, *step_series})
     return integration, created
 
 
@@ -320,7 +335,10 @@ def integration_export(*, integration: Integration, with_secrets: bool = False) 
         integration.steps.select_related("series").prefetch_related("filters").order_by("order")
     )
     series_ids = {s.series_id for s in steps if s.series_id}
-    series = ScoreSeries.objects.filter(pk__in=series_ids).prefetch_related("point_types")
+    series_ids.update(integration.series.values_list("pk", flat=True))
+    series = (
+        ScoreSeries.objects.filter(pk__in=series_ids).order_by("pk").prefetch_related("point_types")
+    )
     data: dict[str, Any] = {
         "name": integration.name,
         "type": integration.type,

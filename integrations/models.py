@@ -34,6 +34,12 @@ class Integration(models.Model):
         help_text="Per-type credentials: basic auth for Pipedrive, app secret for HubSpot, "
         "HMAC secret for generic webhooks, API base URL and token for pulling data.",
     )
+    series = models.ManyToManyField(
+        "scoring.ScoreSeries",
+        blank=True,
+        related_name="integrations",
+        help_text="The score series this integration's configuration names (exported with it).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -121,3 +121,12 @@ def deliver() -> Any:
         return event
 
     return deliver
+
+
+@pytest.fixture
+def api() -> Iterator[Any]:
+    """A local HTTP server standing in for a source's REST API (tests/api_server.py)."""
+    from tests.api_server import api_server
+
+    with api_server() as server:
+        yield server

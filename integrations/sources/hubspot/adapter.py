@@ -143,7 +143,10 @@ class Adapter:
                     ))  # fmt: skip
                     continue
                 record: dict[str, Any] | None = None
-                if action != "deleted":
+                listened = integration.steps.filter(
+                    enabled=True, source_type__iexact=object_type
+                ).exists()
+                if action != "deleted" and listened:  # fetch only what a step will read
                     if (object_type, object_id) not in records:
                         client = client or api_client(integration)
                         records[object_type, object_id] = object_fetch(
