@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -9,6 +10,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from . import services
+from .config_file import integration_defaults_apply
 from .models import Integration, IntegrationStep, SeenChange, StepFilter, WebhookEvent
 
 
@@ -40,6 +42,16 @@ class IntegrationAdmin(admin.ModelAdmin):
     list_filter = ("type", "enabled")
     search_fields = ("name",)
     readonly_fields = ("webhook_url", "created_at", "updated_at")
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        integration = form.instance
+        if not change and not integration.steps.exists():
+            # A new integration without steps gets its type's default setup, ready to use.
+            integration_defaults_apply(integration=integration)
+            count = integration.steps.count()
+            if count:
+                self.message_user(request, f"Added the {count} default steps of this type.")
 
     @admin.display(description="Webhook URL")
     def webhook_url(self, obj: Integration) -> str:

@@ -245,8 +245,6 @@ def series_get_or_create(*, name: str) -> ScoreSeries:
 def integration_import(*, data: Any) -> tuple[Integration, bool]:
     """Create or update (matched by name) an integration from a file's data. Returns
     (integration, created). Raises ConfigError naming every problem, changing nothing."""
-    from .sources import default_config
-
     attrs = integration_validate(data=data)
     integration = Integration.objects.filter(name=attrs["name"]).first()
     created = integration is None
@@ -274,11 +272,9 @@ def integration_import(*, data: Any) -> tuple[Integration, bool]:
     steps = attrs.get("steps")
     series_list = attrs["series"]
     if steps is None and created:
-        defaults = default_config(integration.type)
-        steps = StepFileSerializer(many=True).run_validation(defaults["steps"]) if defaults else []
-        series_list = series_list or SeriesFileSerializer(many=True).run_validation(
-            defaults["series"] if defaults else []
-        )
+        defaults = _defaults(integration.type)
+        steps = defaults["steps"]
+        series_list = series_list or defaults["series"]
     named = []
     for series_data in series_list:
         series = series_get_or_create(name=series_data["name"])
@@ -295,6 +291,27 @@ def integration_import(*, data: Any) -> tuple[Integration, bool]:
     step_series = ScoreSeries.objects.filter(steps__integration=integration, steps__enabled=True)
     integration.series.set({*named, *step_series})
     return integration, created
+
+
+def _defaults(integration_type: str) -> dict[str, Any]:
+    """The type's default series and steps (DESIGN §5), validated like a file's."""
+    from .sources import default_config
+
+    defaults = default_config(integration_type) or {"series": [], "steps": []}
+    return {
+        "series": SeriesFileSerializer(many=True).run_validation(defaults["series"]),
+        "steps": StepFileSerializer(many=True).run_validation(defaults["steps"]),
+    }
+
+
+@transaction.atomic
+def integration_defaults_apply(*, integration: Integration) -> None:
+    """Give an integration without steps its type's default series and steps."""
+    defaults = _defaults(integration.type)
+    for series_data in defaults["series"]:
+        integration.series.add(series_get_or_create(name=series_data["name"]))
+    _steps_apply(integration, defaults["steps"])
+    integration.series.add(*ScoreSeries.objects.filter(steps__integration=integration))
 
 
 def _steps_apply(integration: Integration, steps: list[dict[str, Any]]) -> None:

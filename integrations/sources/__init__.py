@@ -4,6 +4,7 @@ ADAPTERS below."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,12 +55,13 @@ class SourceAdapter(Protocol):
         ...
 
 
-def action_from_words(word: str) -> Action:
-    """create/created/added -> created, delete/deleted/removed -> deleted, else changed."""
-    word = word.strip().lower()
-    if word in {"create", "created", "added", "add"}:
+def action_from_words(text: str) -> Action:
+    """An action by its words: create/created/added -> created, delete/deleted/removed ->
+    deleted, anything else -> changed (`order.removed` and `deal_deleted` are deletions)."""
+    words = set(re.findall(r"[a-z]+", text.lower()))
+    if words & {"create", "created", "added", "add"}:
         return "created"
-    if word in {"delete", "deleted", "removed", "remove"}:
+    if words & {"delete", "deleted", "removed", "remove"}:
         return "deleted"
     return "changed"
 
