@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -106,7 +107,15 @@ def event_process(*, event_id: int) -> WebhookEvent | None:
         )
         if locked.status != WebhookEvent.Status.PENDING:
             return locked
-        verdict = split if isinstance(split, Verdict) else _event_evaluate(locked, split)
+        if isinstance(split, Verdict):
+            verdict = split
+        else:
+            verdict = changes_apply(
+                integration=locked.integration,
+                changes=split,
+                event=locked,
+                received_at=locked.received_at,
+            )
         locked.status = verdict.status
         locked.error = verdict.error
         locked.outcome = verdict.outcome
@@ -137,10 +146,17 @@ def _event_split(event: WebhookEvent) -> list[Change] | Verdict:
         return Verdict(WebhookEvent.Status.FAILED, str(exc))
 
 
-def _event_evaluate(event: WebhookEvent, changes: list[Change]) -> Verdict:
-    """Run every matching step over every change of the delivery, in order."""
+def changes_apply(
+    *,
+    integration: Integration,
+    changes: list[Change],
+    event: WebhookEvent | None,
+    received_at: datetime,
+) -> Verdict:
+    """Run every matching enabled step over every change, in order: the one path by which
+    webhooks and pull syncs book points. `event` is None for changes pulled from an API (they
+    carry no dedupe key). The caller holds a transaction."""
     Status = WebhookEvent.Status
-    integration = event.integration
     steps = list(
         integration.steps.filter(enabled=True)
         .select_related("series")
@@ -156,7 +172,7 @@ def _event_evaluate(event: WebhookEvent, changes: list[Change]) -> Verdict:
                 {"change": change.label, "result": "ignored", "message": change.ignored}
             )
             continue
-        if change.dedupe_key and _seen_elsewhere(event, change.dedupe_key):
+        if event and change.dedupe_key and _seen_elsewhere(event, change.dedupe_key):
             outcomes.append(
                 {"change": change.label, "result": "duplicate",
                  "message": f"duplicate: change {change.dedupe_key} was already processed"}
@@ -169,7 +185,7 @@ def _event_evaluate(event: WebhookEvent, changes: list[Change]) -> Verdict:
                  "message": f"no enabled step for {change.object_type} {change.action}"}
             )  # fmt: skip
         for step in matching:
-            outcome = _step_run(step, change, event)
+            outcome = _step_run(step, change, event, received_at)
             outcomes.append(outcome.as_json())
             applied = applied or outcome.applied
             if outcome.result == "error":
@@ -195,23 +211,29 @@ def _step_listens(step: IntegrationStep, change: Change) -> bool:
     )
 
 
-def _step_run(step: IntegrationStep, change: Change, event: WebhookEvent) -> StepOutcome:
+def _step_run(
+    step: IntegrationStep, change: Change, event: WebhookEvent | None, received_at: datetime
+) -> StepOutcome:
     """One step on one change, in a savepoint: a failing step never stops the others."""
     try:
         with transaction.atomic():
             if step.kind == IntegrationStep.Kind.USERS:
                 return users_step_apply(step, change)
-            return _points_step_apply(step, change, event)
+            return _points_step_apply(step, change, event, received_at)
     except StepError as exc:
         return StepOutcome(step, change, "error", str(exc))
     except DatabaseError:
         raise  # the database is unwell: retry the whole event later
     except Exception as exc:
-        logger.exception("step %s failed on %s of event %s", step.pk, change.label, event.pk)
+        logger.exception(
+            "step %s failed on %s (event %s)", step.pk, change.label, event and event.pk
+        )
         return StepOutcome(step, change, "error", f"unexpected error: {exc!r}")
 
 
-def _points_step_apply(step: IntegrationStep, change: Change, event: WebhookEvent) -> StepOutcome:
+def _points_step_apply(
+    step: IntegrationStep, change: Change, event: WebhookEvent | None, received_at: datetime
+) -> StepOutcome:
     evaluation = points_step_evaluate(step, change)
     desired = evaluation.desired
     result = award_reconcile(
@@ -220,7 +242,7 @@ def _points_step_apply(step: IntegrationStep, change: Change, event: WebhookEven
         source_object=f"{step.source_type}:{evaluation.object_id}",
         desired=desired,
         version=change.version,
-        default_time=change.version or event.received_at,
+        default_time=change.version or received_at,
         event=event,
     )
     message = "; ".join([result.message, *evaluation.notes])
