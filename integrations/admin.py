@@ -2,16 +2,29 @@ from __future__ import annotations
 
 import contextlib
 import json
+from datetime import UTC, datetime, time
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.html import format_html
 
 from . import services
 from .config_file import integration_defaults_apply
-from .models import Integration, IntegrationStep, SeenChange, StepFilter, WebhookEvent
+from .models import (
+    Integration,
+    IntegrationStep,
+    SeenChange,
+    StepFilter,
+    SyncRun,
+    WebhookEvent,
+)
+from .sync import SyncNotPossible, sync_start
 
 
 class StepInline(admin.TabularInline):
@@ -35,9 +48,68 @@ class IntegrationStepAdmin(admin.ModelAdmin):
     inlines = (StepFilterInline,)
 
 
+class BackfillForm(forms.Form):
+    since = forms.DateField(
+        label="Backfill changes since",
+        help_text="Every deal and activity changed since this day is evaluated by the steps. "
+        "Points already booked by webhooks are not booked twice.",
+    )
+
+
 @admin.register(Integration)
 class IntegrationAdmin(admin.ModelAdmin):
     inlines = (StepInline,)
+    actions = ("import_users", "backfill")
+
+    @admin.action(description="Import users now")
+    def import_users(self, request: HttpRequest, queryset: QuerySet[Integration]) -> None:
+        self._start(request, queryset, SyncRun.Kind.USERS, None)
+
+    @admin.action(description="Backfill since a date…")
+    def backfill(self, request: HttpRequest, queryset: QuerySet[Integration]) -> Any:
+        form = BackfillForm(request.POST if "since" in request.POST else None)
+        if form.is_valid():
+            since = datetime.combine(form.cleaned_data["since"], time.min, tzinfo=UTC)
+            self._start(request, queryset, SyncRun.Kind.BACKFILL, since)
+            return None
+        return TemplateResponse(
+            request,
+            "admin/integrations/backfill.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Backfill since a date",
+                "form": form,
+                "integrations": queryset,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "opts": self.model._meta,
+            },
+        )
+
+    def _start(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Integration],
+        kind: str,
+        since: datetime | None,
+    ) -> None:
+        for integration in queryset:
+            try:
+                run = sync_start(integration=integration, kind=kind, since=since)
+            except SyncNotPossible as exc:
+                self.message_user(request, f"{integration}: {exc}", messages.ERROR)
+                continue
+            url = reverse("admin:integrations_syncrun_change", args=[run.pk])
+            self.message_user(
+                request,
+                format_html(
+                    '{}: <a href="{}">{}</a> started; its progress shows on its page.',
+                    integration,
+                    url,
+                    run,
+                ),
+                messages.SUCCESS,
+            )
+
     list_display = ("name", "type", "enabled", "webhook_url")
     list_filter = ("type", "enabled")
     search_fields = ("name",)
@@ -129,3 +201,25 @@ class SeenChangeAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(admin.ModelAdmin):
+    list_display = ("id", "integration", "kind", "since", "status", "progress", "booked",
+                    "step_errors", "created_at", "finished_at")  # fmt: skip
+    list_filter = ("status", "kind", "integration")
+    list_select_related = ("integration",)
+    readonly_fields = ("integration", "kind", "since", "status", "progress", "pages", "booked",
+                       "step_errors", "error", "cursor", "created_at", "finished_at")  # fmt: skip
+    exclude = ("done", "total")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # started by the integration's actions
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.display(description="progress (done / total)")
+    def progress(self, obj: SyncRun) -> str:
+        total = "?" if obj.total is None else str(obj.total)
+        return f"{obj.done} / {total}"

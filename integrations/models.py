@@ -280,3 +280,40 @@ class SeenChange(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class SyncRun(models.Model):
+    """A pull from a source's API: "Import users now" or "Backfill since DATE", page by page."""
+
+    class Kind(models.TextChoices):
+        USERS = "users", "Import users"
+        BACKFILL = "backfill", "Backfill"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="syncs")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    since = models.DateTimeField(null=True, blank=True, help_text="Backfill: changed since.")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    # Where the next page starts, per object type: {"deal": "<cursor>", "activity": null, ...}.
+    cursor = models.JSONField(default=dict, blank=True)
+    done = models.PositiveIntegerField(default=0, help_text="Records evaluated so far.")
+    total = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Records to evaluate, when the source tells."
+    )
+    pages = models.PositiveIntegerField(default=0)
+    booked = models.PositiveIntegerField(default=0, help_text="Ledger rows written.")
+    step_errors = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-id",)
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} ({self.status})"

@@ -6,7 +6,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -265,4 +265,20 @@ def events_reprocess(*, event_ids: list[int]) -> int:
         WebhookEvent.objects.filter(pk__in=ids).update(status=WebhookEvent.Status.PENDING, error="")
         for event_id in ids:
             event_enqueue_on_commit(event_id=event_id)
+    return len(ids)
+
+
+def events_sweep(*, older_than_seconds: int = 60, limit: int = 1000) -> int:
+    """Queue pending events that nobody queued (the broker was down when they arrived).
+
+    Safe to overlap with the regular tasks: processing an event twice is a no-op.
+    """
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    ids = list(
+        WebhookEvent.objects.filter(status=WebhookEvent.Status.PENDING, received_at__lt=cutoff)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for event_id in ids:
+        event_enqueue_on_commit(event_id=event_id)
     return len(ids)

@@ -18,3 +18,22 @@ from .sources import SourceUnavailable
 )
 def event_process_task(event_id: int) -> None:
     services.event_process(event_id=event_id)
+
+
+@shared_task(name="integrations.sync_page")
+def sync_page_task(run_id: int) -> None:
+    from .sync import sync_page
+
+    sync_page(run_id=run_id)
+
+
+@shared_task(name="integrations.syncs_schedule")
+def syncs_schedule_task() -> None:
+    from .sync import syncs_schedule
+
+    syncs_schedule()
+
+
+@shared_task(name="integrations.events_sweep")
+def events_sweep_task() -> None:
+    services.events_sweep()

@@ -182,3 +182,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 900}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "pointagram")
 CELERY_TIMEZONE = TIME_ZONE
+# Celery beat (`make beat`): the sweeper queues events stored while the broker was down; the
+# sync pulls users and recent changes from every integration that has an API token.
+SYNC_EVERY_MINUTES = env_int("SYNC_EVERY_MINUTES", 60)
+CELERY_BEAT_SCHEDULE = {
+    "events-sweep": {"task": "integrations.events_sweep", "schedule": 60.0},
+    "syncs-schedule": {
+        "task": "integrations.syncs_schedule",
+        "schedule": 60.0 * SYNC_EVERY_MINUTES,
+    },
+}

@@ -37,6 +37,15 @@ class Change:
         return f"{self.object_type}:{self.object_id} {self.action}"
 
 
+@dataclass(frozen=True)
+class SyncPage:
+    """One page pulled from a source's API (`sources/<type>/sync.py`)."""
+
+    changes: list[Change]
+    next_cursor: str | None  # None: this object type is finished
+    total: int | None = None  # records of this object type in all, when the source tells
+
+
 class DeliveryError(Exception):
     """A delivery that does not have the shape its source documents. The message names why."""
 
@@ -91,6 +100,17 @@ def adapter_for(integration_type: str) -> SourceAdapter:
         return NoDeliveries()
     adapter: SourceAdapter = import_module(f"{package}.adapter").Adapter()
     return adapter
+
+
+def sync_module(integration_type: str) -> Any | None:
+    """The type's pull sync (`sync.py`: api_client, object_types, page), or None."""
+    package = ADAPTERS.get(integration_type)
+    if package is None:
+        return None
+    try:
+        return import_module(f"{package}.sync")
+    except ModuleNotFoundError:
+        return None
 
 
 def default_config(integration_type: str) -> dict[str, Any] | None:
