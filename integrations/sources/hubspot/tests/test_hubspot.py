@@ -223,3 +223,40 @@ class TestSignature:
         self, client: Client, hubspot: Integration
     ) -> None:
         assert signed_post(client, hubspot, b"[]", age_ms=4 * 60 * 1000).status_code == 202
+
+
+def test_import_users_and_backfill_pull_owners_and_deals(
+    hubspot: Integration, api: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from integrations.sync import sync_page, sync_start
+
+    api.add("/crm/v3/owners",
+        Page(200, {"results": [{"id": "77", "firstName": "Olga", "lastName": "Owner",
+                                "email": "olga@example.com", "archived": False}],
+                   "paging": {"next": {"after": "2"}}}),
+        Page(200, {"results": [{"id": "78", "firstName": "Old", "lastName": "Timer",
+                                "email": "", "archived": True}]}),
+    )  # fmt: skip
+    old = {**local("deal-4500.json"), "id": "4400", "updatedAt": "2023-01-01T00:00:00Z"}
+    api.json("/crm/v3/objects/deals", {"results": [local("deal-4500.json"), old]})
+
+    for kind, since in (("users", None), ("backfill", "2024-01-01T00:00:00Z")):
+        from integrations.values import time_parse
+
+        run = sync_start(integration=hubspot, kind=kind, since=time_parse(since))
+        for _ in range(5):
+            with django_capture_on_commit_callbacks():
+                run = sync_page(run_id=run.pk)  # type: ignore[assignment]
+            if run.status == "done":
+                break
+        assert run.status == "done", run.error
+
+    from players.models import Player
+
+    assert Player.objects.get(identities__external_id="hs:77").email == "olga@example.com"
+    assert not Player.objects.filter(identities__external_id="hs:78").exists()
+    assert list(Transaction.objects.values_list("source_object", "points")) == [
+        ("deal:4500", 1500.50)
+    ]
+    [deals_request] = api.hits("/crm/v3/objects/deals")
+    assert "dealstage" in deals_request.query["properties"][0]
