@@ -56,8 +56,9 @@ def unwrap_id(value: Any) -> Any:
 _INTEGRAL_TEXT = re.compile(r"^-?\d+\.0*$")
 
 
-def id_text(value: Any) -> str:
-    """Ids compare as trimmed text; `12415231`, `"12415231"` and `12415231.0` are one id."""
+def as_text(value: Any) -> str:
+    """A value as text: trimmed; `true`/`false`; `100.0` as `100`; an object with an id as
+    that id; empty values as ""."""
     value = unwrap_id(value)
     if is_empty(value):
         return ""
@@ -65,22 +66,15 @@ def id_text(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    text = str(value).strip()
+    return str(value).strip()
+
+
+def id_text(value: Any) -> str:
+    """Ids compare as trimmed text; `12415231`, `"12415231"` and `12415231.0` are one id."""
+    text = as_text(value)
     if _INTEGRAL_TEXT.match(text):
         return text.split(".", 1)[0]
     return text
-
-
-def as_text(value: Any) -> str:
-    """A value shown to people (comments, tags, names)."""
-    value = unwrap_id(value) if isinstance(value, dict) else value
-    if is_empty(value):
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
 
 
 def as_number(value: Any) -> Decimal | None:
@@ -116,6 +110,14 @@ def as_bool(value: Any) -> bool | None:
 
 def points_round(value: Decimal) -> Decimal:
     return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def time_or_none(value: Any) -> datetime | None:
+    """time_parse, with None for a value that is not a time (record fields of pulled data)."""
+    try:
+        return time_parse(value)
+    except ValueError:
+        return None
 
 
 def time_parse(value: Any) -> datetime | None:

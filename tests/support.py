@@ -31,3 +31,12 @@ def wait_for(predicate: Callable[[], T | None], *, timeout: float = 30.0, what: 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.1)
+
+
+def step_update(integration: Any, name: str, **changes: Any) -> Any:
+    """Change fields of the integration's step called `name`, as an admin would, and save."""
+    step = integration.steps.get(name=name)
+    for field, value in changes.items():
+        setattr(step, field, value)
+    step.save()
+    return step

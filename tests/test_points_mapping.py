@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
 from integrations import services
-from integrations.models import Integration, IntegrationStep
+from integrations.models import IntegrationStep
 from players.models import Player
 from players.services import player_upsert
 from scoring.models import PointType, ScoreSeries, Tag, Transaction
 from tests.pipedrive_payloads import activity_v2, deal_v2, user_v2
+from tests.support import step_update
 
 pytestmark = pytest.mark.django_db
 
@@ -22,16 +22,8 @@ def ann(db: None) -> Player:
     return player_upsert(external_id="pd:1001", name="Ann", email="ann@example.com").player
 
 
-def won_deals(integration: Integration, **changes: Any) -> IntegrationStep:
-    step = integration.steps.get(name="Won deals")
-    for name, value in changes.items():
-        setattr(step, name, value)
-    step.save()
-    return step
-
-
 def test_fixed_points_number(pipedrive, deliver, ann) -> None:
-    won_deals(pipedrive, points="5")
+    step_update(pipedrive, "Won deals", points="5")
 
     deliver(pipedrive, deal_v2(1, value=999))
 
@@ -113,7 +105,7 @@ def test_unknown_point_type_is_a_clear_step_error(pipedrive, deliver, ann) -> No
 
 
 def test_tag_columns_add_values_and_hashtags(pipedrive, deliver, ann) -> None:
-    won_deals(pipedrive, tags=["status", "label_ids", "#notes"])
+    step_update(pipedrive, "Won deals", tags=["status", "label_ids", "#notes"])
 
     deliver(pipedrive, deal_v2(1, label_ids=[24, 25], notes="Big one #enterprise and #Q1!"))
 
@@ -123,7 +115,7 @@ def test_tag_columns_add_values_and_hashtags(pipedrive, deliver, ann) -> None:
 
 def test_create_tags_off_leaves_unknown_tags_out_and_says_so(pipedrive, deliver, ann) -> None:
     Tag.objects.create(name="Enterprise")
-    won_deals(pipedrive, tags=["#notes"], create_tags=False)
+    step_update(pipedrive, "Won deals", tags=["#notes"], create_tags=False)
 
     event = deliver(pipedrive, deal_v2(1, notes="#enterprise #smb"))
 
@@ -133,7 +125,7 @@ def test_create_tags_off_leaves_unknown_tags_out_and_says_so(pipedrive, deliver,
 
 
 def test_tag_change_moves_points_under_on_change(pipedrive, deliver, ann) -> None:
-    won_deals(pipedrive, tags=["#notes"])
+    step_update(pipedrive, "Won deals", tags=["#notes"])
 
     deliver(pipedrive, deal_v2(1, notes="#a", update_time="2024-01-01T10:00:00Z"))
     deliver(pipedrive, deal_v2(1, notes="#A", update_time="2024-01-01T11:00:00Z"))  # same tag
@@ -165,7 +157,7 @@ def test_unknown_player_books_nothing_until_users_import_and_reprocess(
 
 
 def test_players_are_created_on_the_fly_when_name_or_email_is_mapped(pipedrive, deliver) -> None:
-    won_deals(pipedrive, player_id="user_id.id", player_name="user_id.name",
+    step_update(pipedrive, "Won deals", player_id="user_id.id", player_name="user_id.name",
               player_email="user_id.email")  # fmt: skip
 
     event = deliver(

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from django.db.models import Sum
 
-from integrations.models import Integration, IntegrationStep
 from players.services import player_upsert
 from scoring.models import Transaction
 from tests.pipedrive_payloads import deal_v2
+from tests.support import step_update
 
 pytestmark = pytest.mark.django_db
 
@@ -20,14 +19,6 @@ pytestmark = pytest.mark.django_db
 def players(db: None) -> None:
     player_upsert(external_id="pd:1001", name="Ann", email="")
     player_upsert(external_id="pd:1002", name="Bob", email="")
-
-
-def won_deals(integration: Integration, **changes: Any) -> IntegrationStep:
-    step = integration.steps.get(name="Won deals")
-    for name, value in changes.items():
-        setattr(step, name, value)
-    step.save()
-    return step
 
 
 def totals() -> dict[str, Decimal]:
@@ -40,7 +31,7 @@ def ledger() -> list[tuple[str, Decimal, str]]:
 
 
 def test_do_not_revoke_keeps_points_through_owner_change_and_deletion(pipedrive, deliver) -> None:
-    won_deals(pipedrive, revoke="never")
+    step_update(pipedrive, "Won deals", revoke="never")
 
     deliver(pipedrive, deal_v2(1, owner_id=1001, update_time="2024-01-01T10:00:00Z"))
     moved = deliver(pipedrive, deal_v2(1, owner_id=1002, update_time="2024-01-01T11:00:00Z"))
@@ -80,7 +71,7 @@ def test_point_time_change_books_nothing_under_on_change(pipedrive, deliver) -> 
 
 
 def test_point_time_change_moves_points_under_on_change_or_time(pipedrive, deliver) -> None:
-    won_deals(pipedrive, revoke="on_change_or_time")
+    step_update(pipedrive, "Won deals", revoke="on_change_or_time")
 
     deliver(
         pipedrive, deal_v2(1, won_time="2024-01-01T10:00:00Z", update_time="2024-01-01T10:00:00Z")
@@ -116,7 +107,7 @@ def test_deletion_revokes_under_on_change(pipedrive, deliver) -> None:
 
 
 def test_default_point_time_is_kept_across_revoke_and_reaward(pipedrive, deliver) -> None:
-    won_deals(pipedrive, point_time="")
+    step_update(pipedrive, "Won deals", point_time="")
 
     deliver(pipedrive, deal_v2(1, owner_id=1001, update_time="2024-01-01T10:00:00Z"))
     deliver(pipedrive, deal_v2(1, owner_id=1002, update_time="2024-03-01T10:00:00Z"))
@@ -146,7 +137,7 @@ def test_equal_version_is_reconciled_not_stale(pipedrive, deliver) -> None:
 
 
 def test_event_type_created_only_scores_creations(pipedrive, deliver) -> None:
-    won_deals(pipedrive, event_type="created")
+    step_update(pipedrive, "Won deals", event_type="created")
 
     changed = deliver(pipedrive, deal_v2(1, action="changed"))
     created = deliver(pipedrive, deal_v2(2, action="created"))

@@ -9,7 +9,7 @@ import httpx
 
 from integrations.sources import Change, SourceUnavailable, SyncPage
 from integrations.sources.http import api_get
-from integrations.values import as_text, id_text, time_parse
+from integrations.values import as_text, id_text, time_or_none
 
 from .adapter import OBJECT_PATHS, api_client, step_properties
 
@@ -31,13 +31,6 @@ def _owner_record(owner: dict[str, Any]) -> dict[str, Any]:
         "name": name or as_text(owner.get("email")),
         "archived": bool(owner.get("archived")),
     }
-
-
-def _version(value: Any) -> datetime | None:
-    try:
-        return time_parse(value)
-    except ValueError:
-        return None
 
 
 def page(
@@ -70,7 +63,7 @@ def page(
                 Change(OWNERS, object_id, "changed", _owner_record(result), None, None, None)
             )
             continue
-        version = _version(result.get("updatedAt"))
+        version = time_or_none(result.get("updatedAt"))
         if since is not None and version is not None and version < since:
             continue  # the list endpoint has no "changed since" filter: skip older records
         record = {**(result.get("properties") or {}), "id": object_id}

@@ -10,7 +10,7 @@ import httpx
 
 from integrations.sources import Change, SourceUnavailable, SyncPage
 from integrations.sources.http import api_get
-from integrations.values import id_text, time_parse
+from integrations.values import id_text, time_or_none
 
 if TYPE_CHECKING:
     from integrations.models import Integration
@@ -35,13 +35,6 @@ def api_client(integration: Integration) -> httpx.Client:
         raise SourceUnavailable("the integration has no api_token: set it in its credentials")
     base_url = str(credentials.get("api_base_url") or DEFAULT_API_BASE_URL).rstrip("/")
     return httpx.Client(base_url=base_url, headers={"x-api-token": token}, timeout=30.0)
-
-
-def _version(record: dict[str, Any]) -> datetime | None:
-    try:
-        return time_parse(record.get("update_time"))
-    except ValueError:
-        return None
 
 
 def page(
@@ -71,7 +64,15 @@ def page(
     body = response.json()
     records = [r for r in body.get("data") or [] if isinstance(r, dict)]
     changes = [
-        Change(object_type, id_text(r.get("id")), "changed", r, None, _version(r), None)
+        Change(
+            object_type,
+            id_text(r.get("id")),
+            "changed",
+            r,
+            None,
+            time_or_none(r.get("update_time")),
+            None,
+        )
         for r in records
         if id_text(r.get("id"))
     ]
