@@ -1,21 +1,29 @@
+"""The admin as an admin of a sales team reads it: the seed's screens, in the seed's words."""
+
 from __future__ import annotations
 
 import contextlib
 import json
+from contextvars import ContextVar
 from datetime import UTC, datetime, time
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import reverse
-from django.utils.html import format_html
+from django.urls import path, reverse
+from django.utils.functional import cached_property
+from django.utils.html import format_html, format_html_join
 
 from . import services
 from .config_file import integration_defaults_apply
+from .console import step_dry_run
+from .forms import IntegrationStepForm, StepFilterForm, StepTestForm
 from .models import (
     Integration,
     IntegrationStep,
@@ -27,25 +35,163 @@ from .models import (
 from .sync import SyncNotPossible, sync_start
 
 
+class CappedCountPaginator(Paginator):
+    """Counting a big table costs more than showing a page: count at most CAP rows."""
+
+    CAP = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list[: self.CAP + 1].count()  # type: ignore[attr-defined]
+
+
+def admin_link(obj: Any, text: Any = None) -> str:
+    if obj is None:
+        return "—"
+    url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+    return format_html('<a href="{}">{}</a>', url, obj if text is None else text)
+
+
+# --- steps --------------------------------------------------------------------------------------
+
+
 class StepInline(admin.TabularInline):
     model = IntegrationStep
-    fields = ("order", "name", "kind", "source_type", "event_type", "enabled")
+    fields = ("order", "name", "kind", "source_type", "event_type", "enabled", "customise")
+    readonly_fields = ("customise",)
     extra = 0
-    show_change_link = True  # the seed's gear wheel: customise the step on its own page
+    ordering = ("order", "id")
+
+    @admin.display(description="")
+    def customise(self, obj: IntegrationStep) -> str:
+        if not obj.pk:
+            return ""
+        # The seed's gear wheel: customise the step on its own page.
+        url = reverse("admin:integrations_integrationstep_change", args=[obj.pk])
+        return format_html('<a href="{}" title="Customise this step">⚙ customise</a>', url)
 
 
 class StepFilterInline(admin.TabularInline):
     model = StepFilter
-    extra = 1
+    form = StepFilterForm
+    extra = 0
+    verbose_name = "filter"
+    verbose_name_plural = (
+        "Filters — all must hold for the step to apply; a filter holds when any of its values "
+        "matches. Zero filters: always."
+    )
 
 
 @admin.register(IntegrationStep)
 class IntegrationStepAdmin(admin.ModelAdmin):
+    form = IntegrationStepForm
     list_display = ("name", "integration", "kind", "source_type", "event_type", "enabled", "order")
     list_filter = ("integration", "kind", "enabled")
     list_select_related = ("integration", "series")
     search_fields = ("name",)
     inlines = (StepFilterInline,)
+    readonly_fields = ("test_console",)
+    fieldsets = (
+        (None, {"fields": ("integration", "kind", "name", "order", "enabled", "test_console")}),
+        (
+            "Mappings",
+            {
+                "description": "Columns are paths into the object's record, e.g. status, "
+                "owner_id, user_id.id, custom_fields.<key>.value, label_ids.0.",
+                "fields": (
+                    "series",
+                    "player_id",
+                    "player_id_prefix",
+                    "player_name",
+                    "player_email",
+                    "points",
+                    "point_type",
+                    "score_id",
+                    "comment",
+                    "point_time",
+                ),
+            },
+        ),
+        (
+            "Tag column(s) in source",
+            {
+                "description": "Add columns that will be added as tags for the points scored. "
+                "You can add them as tag or #tag. With #tag every word starting with a '#' in "
+                "the column is added as a tag.",
+                "fields": ("tags", "create_tags"),
+            },
+        ),
+        (
+            "Revoke settings",
+            {
+                "description": "Use the revoke settings to customise how and when old points "
+                "are revoked and replaced with new points.",
+                "fields": ("revoke",),
+            },
+        ),
+        (
+            "Webhook settings",
+            {
+                "description": "The type of object in the external system, and which of its "
+                "changes the step uses.",
+                "fields": ("source_type", "event_type"),
+            },
+        ),
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[IntegrationStep]:
+        return super().get_queryset(request).select_related("integration", "series")
+
+    def get_urls(self) -> list[Any]:
+        test = self.admin_site.admin_view(self.test_view)
+        return [
+            path("<int:step_id>/test/", test, name="integrations_integrationstep_test"),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="Test console")
+    def test_console(self, obj: IntegrationStep) -> str:
+        if not obj.pk:
+            return "Save the step to test it."
+        url = reverse("admin:integrations_integrationstep_test", args=[obj.pk])
+        return format_html(
+            '<a class="button" href="{}">Test this step on a sample</a> '
+            "(see each filter's verdict and what would be booked, booking nothing)",
+            url,
+        )
+
+    def test_view(self, request: HttpRequest, step_id: int) -> HttpResponse:
+        step = get_object_or_404(
+            IntegrationStep.objects.select_related("integration", "series"), pk=step_id
+        )
+        if not self.has_view_or_change_permission(request, step):
+            return HttpResponse(status=403)
+        form = StepTestForm(request.POST or None, step=step)
+        result = None
+        if request.method == "POST" and form.is_valid():
+            result = step_dry_run(
+                step=step,
+                text=form.cleaned_data["sample"],
+                event=form.cleaned_data["event"],
+                as_record=form.cleaned_data["sample_kind"] == "record",
+                action=form.cleaned_data["action"],
+            )
+        return TemplateResponse(
+            request,
+            "admin/integrations/step_test.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"Test step “{step.name}”",
+                "step": step,
+                "form": form,
+                "result": result,
+                "opts": self.model._meta,
+                "original": step,
+            },
+        )
+
+
+# --- integrations -------------------------------------------------------------------------------
 
 
 class BackfillForm(forms.Form):
@@ -56,10 +202,114 @@ class BackfillForm(forms.Form):
     )
 
 
+AUTH_HELP = {
+    "pipedrive": "Pipedrive: in Settings → Webhooks, paste the URL. To require HTTP basic auth, "
+    'set "basic_auth_user" and "basic_auth_password" in the credentials and enter the same '
+    "user and password in Pipedrive.",
+    "hubspot": 'HubSpot: set the app\'s webhook target URL to this URL. Set "app_secret" (the '
+    'app\'s client secret) to check X-HubSpot-Signature-v3, and "access_token" so records can '
+    "be fetched from the CRM API.",
+    "webhook": 'Generic webhook: POST JSON here. Set "hmac_secret" (and optionally '
+    '"hmac_header", default X-Signature) to require a hex HMAC-SHA256 of the body; set "paths" '
+    "to say where the object type, id, action and time are.",
+    "custom": "Custom: use the REST API (POST /api/v1/scores/) with an API token.",
+}
+
+
+_BASE_URL: ContextVar[str] = ContextVar("admin_base_url", default="")
+
+
 @admin.register(Integration)
 class IntegrationAdmin(admin.ModelAdmin):
     inlines = (StepInline,)
-    actions = ("import_users", "backfill")
+    actions = ("import_users", "backfill", "rotate_secret")
+    list_display = ("name", "type", "enabled", "webhook_url")
+    list_filter = ("type", "enabled")
+    search_fields = ("name",)
+    readonly_fields = ("webhook_url", "auth_help", "recent_events", "created_at", "updated_at")
+    filter_horizontal = ("series",)
+    fieldsets = (
+        (None, {"fields": ("name", "type", "enabled")}),
+        ("Webhook", {"fields": ("webhook_url", "auth_help", "webhook_secret")}),
+        ("Credentials", {"fields": ("credentials",)}),
+        ("Score series", {"fields": ("series",), "classes": ("collapse",)}),
+        ("Recent events", {"fields": ("recent_events",)}),
+    )
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:  # the add form: what an admin chooses first
+            return ((None, {"fields": ("name", "type", "enabled", "credentials")}),)
+        return self.fieldsets
+
+    def get_inlines(self, request: HttpRequest, obj: Any) -> Any:
+        return self.inlines if obj is not None else ()
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        # The full URL to copy needs the host the admin is reached on (per request, per thread).
+        token = _BASE_URL.set(request.build_absolute_uri("/").rstrip("/"))
+        try:
+            return super().change_view(request, object_id, form_url, extra_context)
+        finally:
+            _BASE_URL.reset(token)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        integration = form.instance
+        if not change and not integration.steps.exists():
+            # A new integration without steps gets its type's default setup, ready to use.
+            integration_defaults_apply(integration=integration)
+            count = integration.steps.count()
+            if count:
+                self.message_user(request, f"Added the {count} default steps of this type.")
+
+    @admin.display(description="Webhook URL")
+    def webhook_url(self, obj: Integration) -> str:
+        if not obj.pk:
+            return "(saved integrations get one)"
+        url = _BASE_URL.get() + obj.webhook_path
+        return format_html(
+            '<input type="text" readonly value="{}" size="90" onclick="this.select()" '
+            'id="webhook-url"> <button type="button" '
+            "onclick=\"navigator.clipboard.writeText(document.getElementById('webhook-url')"
+            '.value)">Copy</button>',
+            url,
+        )
+
+    @admin.display(description="How the source signs in")
+    def auth_help(self, obj: Integration) -> str:
+        return AUTH_HELP.get(obj.type, "")
+
+    @admin.display(description="Last 10 events")
+    def recent_events(self, obj: Integration) -> str:
+        events = list(obj.events.order_by("-id")[:10])
+        if not events:
+            return "No deliveries yet."
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (admin_link(e, f"#{e.pk}"), e.received_at, e.status, e.object_refs or e.error[:80])
+                for e in events
+            ),
+        )
+        return format_html(
+            "<table><tr><th>event</th><th>received</th><th>status</th><th>objects</th></tr>"
+            "{}</table>",
+            rows,
+        )
+
+    @admin.action(description="Rotate webhook secret (the old URL stops working)")
+    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[Integration]) -> None:
+        for integration in queryset:
+            services.integration_secret_rotate(integration=integration)
+            url = request.build_absolute_uri(integration.webhook_path)
+            self.message_user(
+                request,
+                f"{integration}: new webhook URL {url} — paste it into the source system.",
+                messages.WARNING,
+            )
 
     @admin.action(description="Import users now")
     def import_users(self, request: HttpRequest, queryset: QuerySet[Integration]) -> None:
@@ -98,63 +348,43 @@ class IntegrationAdmin(admin.ModelAdmin):
             except SyncNotPossible as exc:
                 self.message_user(request, f"{integration}: {exc}", messages.ERROR)
                 continue
-            url = reverse("admin:integrations_syncrun_change", args=[run.pk])
             self.message_user(
                 request,
                 format_html(
-                    '{}: <a href="{}">{}</a> started; its progress shows on its page.',
+                    "{}: {} started; its progress shows on its page.",
                     integration,
-                    url,
-                    run,
+                    admin_link(run),
                 ),
                 messages.SUCCESS,
             )
 
-    list_display = ("name", "type", "enabled", "webhook_url")
-    list_filter = ("type", "enabled")
-    search_fields = ("name",)
-    readonly_fields = ("webhook_url", "created_at", "updated_at")
 
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        super().save_related(request, form, formsets, change)
-        integration = form.instance
-        if not change and not integration.steps.exists():
-            # A new integration without steps gets its type's default setup, ready to use.
-            integration_defaults_apply(integration=integration)
-            count = integration.steps.count()
-            if count:
-                self.message_user(request, f"Added the {count} default steps of this type.")
-
-    @admin.display(description="Webhook URL")
-    def webhook_url(self, obj: Integration) -> str:
-        if not obj.pk:
-            return "(saved integrations get one)"
-        return format_html("<code>{}</code>", obj.webhook_path)
+# --- events -------------------------------------------------------------------------------------
 
 
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(admin.ModelAdmin):
-    list_display = ("id", "integration", "status", "received_at", "attempts", "short_error")
-    list_filter = ("status", "integration")
+    list_display = ("id", "integration", "status", "source_type", "object_refs", "received_at",
+                    "attempts", "short_error")  # fmt: skip
+    list_filter = ("status", "integration", "source_type")
     list_select_related = ("integration",)
+    search_fields = ("object_refs",)
+    search_help_text = "Search by object, e.g. deal:123 or 123."
     date_hierarchy = "received_at"
+    paginator = CappedCountPaginator
     show_full_result_count = False
     readonly_fields = (
-        "integration",
-        "received_at",
-        "status",
-        "attempts",
-        "error",
-        "processed_at",
-        "pretty_headers",
-        "pretty_body",
-        "pretty_outcome",
-    )
+        "integration", "received_at", "status", "attempts", "error", "processed_at",
+        "source_type", "object_refs", "outcome_table", "booked", "pretty_body", "pretty_headers",
+    )  # fmt: skip
     exclude = ("headers", "body", "outcome")
     actions = ("reprocess",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # events come from sources, not from admins
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # what a source sent is kept as it was sent
 
     @admin.display(description="error")
     def short_error(self, obj: WebhookEvent) -> str:
@@ -164,16 +394,41 @@ class WebhookEventAdmin(admin.ModelAdmin):
     def pretty_headers(self, obj: WebhookEvent) -> str:
         return format_html("<pre>{}</pre>", json.dumps(obj.headers, indent=2))
 
-    @admin.display(description="body")
+    @admin.display(description="payload")
     def pretty_body(self, obj: WebhookEvent) -> str:
         text = obj.body_text
         with contextlib.suppress(ValueError):  # not JSON: shown as delivered
             text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-        return format_html("<pre>{}</pre>", text)
+        return format_html('<pre style="max-height: 40em; overflow: auto">{}</pre>', text)
 
-    @admin.display(description="outcome")
-    def pretty_outcome(self, obj: WebhookEvent) -> str:
-        return format_html("<pre>{}</pre>", json.dumps(obj.outcome, indent=2, ensure_ascii=False))
+    @admin.display(description="outcome per step")
+    def outcome_table(self, obj: WebhookEvent) -> str:
+        if not obj.outcome:
+            return "Not processed yet." if obj.status == "pending" else "—"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (o.get("change", ""), o.get("result", ""), o.get("message", ""))
+                for o in obj.outcome
+                if isinstance(o, dict)
+            ),
+        )
+        return format_html(
+            "<table><tr><th>change</th><th>result</th><th>what happened</th></tr>{}</table>", rows
+        )
+
+    @admin.display(description="transactions booked")
+    def booked(self, obj: WebhookEvent) -> str:
+        rows = obj.transactions.select_related("player", "series").order_by("id")
+        if not rows:
+            return "none"
+        return format_html_join(
+            ", ",
+            "{} ({} {} to {} in {})",
+            ((admin_link(t, f"#{t.pk}"), t.kind, t.points, t.player.name, t.series.name)
+             for t in rows),
+        )  # fmt: skip
 
     @admin.action(description="Reprocess selected events")
     def reprocess(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
@@ -183,6 +438,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
 @admin.register(StepFilter)
 class StepFilterAdmin(admin.ModelAdmin):
+    form = StepFilterForm
     list_display = ("step", "field", "operator", "values")
     list_select_related = ("step",)
 
@@ -195,6 +451,8 @@ class SeenChangeAdmin(admin.ModelAdmin):
     list_select_related = ("integration",)
     search_fields = ("key",)
     raw_id_fields = ("event",)
+    paginator = CappedCountPaginator
+    show_full_result_count = False
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

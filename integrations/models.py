@@ -75,6 +75,9 @@ class WebhookEvent(models.Model):
     error = models.TextField(blank=True)
     outcome = models.JSONField(default=list, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # Filled when processed, for the admin's filters and search: "deal", "deal:123 deal:124".
+    source_type = models.CharField(max_length=50, blank=True, db_index=True)
+    object_refs = models.CharField(max_length=1000, blank=True)
 
     class Meta:
         ordering = ("-id",)

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from scoring.services import NoAward, award_reconcile
 
-from .models import Integration, IntegrationStep, SeenChange, WebhookEvent
+from .models import Integration, IntegrationStep, SeenChange, WebhookEvent, webhook_secret_generate
 from .sources import Change, DeliveryError, adapter_for
 from .steps import StepError, StepOutcome, points_step_evaluate, users_step_apply
 
@@ -110,6 +110,9 @@ def event_process(*, event_id: int) -> WebhookEvent | None:
         if isinstance(split, Verdict):
             verdict = split
         else:
+            locked.source_type = next((c.object_type for c in split if not c.ignored), "")[:50]
+            refs = dict.fromkeys(f"{c.object_type}:{c.object_id}" for c in split)
+            locked.object_refs = " ".join(refs)[:1000]
             verdict = changes_apply(
                 integration=locked.integration,
                 changes=split,
@@ -120,7 +123,11 @@ def event_process(*, event_id: int) -> WebhookEvent | None:
         locked.error = verdict.error
         locked.outcome = verdict.outcome
         locked.processed_at = timezone.now()
-        locked.save(update_fields=["status", "error", "outcome", "processed_at"])
+        locked.save(
+            update_fields=[
+                "status", "error", "outcome", "processed_at", "source_type", "object_refs",
+            ]
+        )  # fmt: skip
     return locked
 
 
@@ -282,3 +289,10 @@ def events_sweep(*, older_than_seconds: int = 60, limit: int = 1000) -> int:
     for event_id in ids:
         event_enqueue_on_commit(event_id=event_id)
     return len(ids)
+
+
+def integration_secret_rotate(*, integration: Integration) -> str:
+    """A new webhook secret: the old URL stops working at once."""
+    integration.webhook_secret = webhook_secret_generate()
+    integration.save(update_fields=["webhook_secret", "updated_at"])
+    return integration.webhook_secret

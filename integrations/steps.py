@@ -120,7 +120,8 @@ def filter_holds(flt: StepFilter, record: Mapping[str, Any] | None) -> tuple[boo
     return any(value_matches(actual, v) for v in values), actual
 
 
-def _shown(value: Any) -> str:
+def shown_value(value: Any) -> str:
+    """A value as the outcome shows it: 'open', 100, true, missing."""
     if value is MISSING:
         return "missing"
     if isinstance(value, str):
@@ -137,7 +138,7 @@ def filters_failure(step: IntegrationStep, record: Mapping[str, Any] | None) -> 
             listed = f" [{values}]" if flt.operator not in ("empty", "not_empty") else ""
             return (
                 f"filter {flt.field} {flt.get_operator_display()}{listed} failed: "
-                f"value was {_shown(actual)}"
+                f"value was {shown_value(actual)}"
             )
     return ""
 
@@ -212,7 +213,7 @@ def _points(step: IntegrationStep, record: Mapping[str, Any]) -> tuple[Decimal, 
     raw = path_get(record, step.points)
     number = as_number(raw)
     if number is None:
-        shown = "empty" if is_empty(raw) else f"holds {_shown(raw)}, not a number"
+        shown = "empty" if is_empty(raw) else f"holds {shown_value(raw)}, not a number"
         raise StepError(f"points column '{step.points}' {shown}")
     return points_round(number), None
 
@@ -275,7 +276,8 @@ def points_step_evaluate(step: IntegrationStep, change: Change) -> PointsEvaluat
             point_time = time_parse(raw_time)
         except ValueError:
             raise StepError(
-                f"point time column '{step.point_time}' holds {_shown(raw_time)}, not a date/time"
+                f"point time column '{step.point_time}' holds {shown_value(raw_time)}, "
+                "not a date/time"
             ) from None
     player, external_id, note = _player(step, record)
     if player is None:
@@ -308,3 +310,38 @@ def points_step_evaluate(step: IntegrationStep, change: Change) -> PointsEvaluat
         point_time=point_time,
     )
     return PointsEvaluation(object_id, desired, tuple(notes))
+
+
+# --- configuration ------------------------------------------------------------------------------
+
+
+def step_config_problems(
+    *,
+    kind: str,
+    series: Any,
+    points: str,
+    point_type: str,
+    player_id: str,
+) -> dict[str, str]:
+    """What makes a step unusable, by field, in words for the admin (form, API and files)."""
+    problems: dict[str, str] = {}
+    if not player_id.strip():
+        problems["player_id"] = "Player id in source is required: the column with the user's id."
+    if kind != IntegrationStep.Kind.POINTS:
+        return problems
+    if series is None:
+        problems["series"] = "A points step needs a score series to add points to."
+    if points.strip() and point_type.strip():
+        problems["point_type"] = (
+            "Set either a points column (or number) or a point type column, not both."
+        )
+    elif not points.strip() and not point_type.strip():
+        problems["points"] = (
+            "Set a points column (or a fixed number), or a point type column instead."
+        )
+    elif point_type.strip() and series is not None and not series.point_types.exists():
+        problems["point_type"] = (
+            f"Series '{series.name}' has no point types to match column '{point_type}' against: "
+            "add point types to the series, or use a points column."
+        )
+    return problems
