@@ -1,15 +1,22 @@
 from __future__ import annotations
 
-from django.contrib import admin
-from django.db.models import QuerySet
+from django.contrib import admin, messages
+from django.db.models import QuerySet, Sum
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from scoring.models import Transaction
 
 from .models import Player, PlayerIdentity
+from .services import InviteError, player_archive, player_invite
 
 
 class PlayerIdentityInline(admin.TabularInline):
     model = PlayerIdentity
     extra = 1
+    verbose_name = "external id"
+    verbose_name_plural = "external ids (player id prefix + id in source, e.g. pd:12415231)"
 
 
 @admin.register(Player)
@@ -18,6 +25,9 @@ class PlayerAdmin(admin.ModelAdmin):
     list_filter = ("status",)
     search_fields = ("name", "email", "identities__external_id")
     inlines = (PlayerIdentityInline,)
+    readonly_fields = ("user", "totals", "created_at")
+    fields = ("name", "email", "status", "user", "totals", "created_at")
+    actions = ("invite", "archive")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Player]:
         return super().get_queryset(request).prefetch_related("identities")
@@ -25,6 +35,40 @@ class PlayerAdmin(admin.ModelAdmin):
     @admin.display(description="external ids")
     def external_ids(self, obj: Player) -> str:
         return ", ".join(i.external_id for i in obj.identities.all())
+
+    @admin.display(description="points per series")
+    def totals(self, obj: Player) -> str:
+        if not obj.pk:
+            return "—"
+        rows = (
+            Transaction.objects.filter(player=obj)
+            .values("series_id", "series__name")
+            .annotate(total=Sum("points"))
+            .order_by("series__name")
+        )
+        ledger = reverse("admin:scoring_transaction_changelist")
+        return format_html_join(
+            "<br>",
+            '{}: {} (<a href="{}?player={}&series__id__exact={}">transactions</a>)',
+            ((r["series__name"], r["total"], ledger, obj.pk, r["series_id"]) for r in rows),
+        ) or format_html("no points yet")
+
+    @admin.action(description="Convert to real player and invite")
+    def invite(self, request: HttpRequest, queryset: QuerySet[Player]) -> None:
+        base_url = request.build_absolute_uri("/")
+        for player in queryset:
+            try:
+                player_invite(player=player, base_url=base_url)
+            except InviteError as exc:
+                self.message_user(request, f"Not invited: {exc}.", messages.ERROR)
+            else:
+                self.message_user(request, f"Invited {player.name} ({player.email}).")
+
+    @admin.action(description="Archive (keeps history, no new points)")
+    def archive(self, request: HttpRequest, queryset: QuerySet[Player]) -> None:
+        for player in queryset:
+            player_archive(player=player)
+        self.message_user(request, f"Archived {queryset.count()} player(s).")
 
 
 @admin.register(PlayerIdentity)

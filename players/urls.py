@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from . import views
+
+app_name = "players"
+urlpatterns = [
+    path("invite/<str:uidb64>/<str:token>/", views.invite_accept, name="invite_accept"),
+]
