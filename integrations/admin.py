@@ -250,7 +250,10 @@ class IntegrationAdmin(admin.ModelAdmin):
         # The full URL to copy needs the host the admin is reached on (per request, per thread).
         token = _BASE_URL.set(request.build_absolute_uri("/").rstrip("/"))
         try:
-            return super().change_view(request, object_id, form_url, extra_context)
+            response = super().change_view(request, object_id, form_url, extra_context)
+            if isinstance(response, TemplateResponse):
+                response.render()  # while the base URL is known
+            return response
         finally:
             _BASE_URL.reset(token)
 
