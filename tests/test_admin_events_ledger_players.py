@@ -104,7 +104,9 @@ def test_ledger_filters_and_links(
     assert reverse("admin:players_player_change", args=[award.player_id]) in text
     assert reverse("admin:integrations_integrationstep_change", args=[award.step_id]) in text
     assert reverse("admin:integrations_webhookevent_change", args=[award.event_id]) in text
-    assert "revoked by" in text
+    revoke = Transaction.objects.get(revokes=award)
+    assert "Revoked by" in text
+    assert reverse("admin:scoring_transaction_change", args=[revoke.pk]) in text
 
 
 def test_ledger_export_csv_follows_the_lists_filters(
