@@ -7,7 +7,7 @@ PORT ?= 8000
 WEB_CONCURRENCY ?= 4
 WORKER_CONCURRENCY ?= 2
 
-.PHONY: run test lint install install-dev migrate web worker beat clean
+.PHONY: run test lint install install-dev migrate web worker beat clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,11 +34,20 @@ run: $(VENV)/.installed
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 ## Lint, types and the whole suite against PostgreSQL and Redis (see tests/settings.py).
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DEBUG=1 $(BIN)/mypy .
 	$(BIN)/pytest
+
+# The browser tests drive Debian's Chromium with Playwright (no browser download). Installed
+# here when missing and we may (root); otherwise those tests say why they are skipped.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium and chromium-driver from Debian"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else echo "chromium is not installed and cannot be installed here: browser tests will be skipped"; fi; }
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .

@@ -25,8 +25,8 @@ class Integration(models.Model):
         max_length=128,
         unique=True,  # the webhook view finds the integration by its secret
         default=webhook_secret_generate,
-        help_text="The secret part of the webhook URL /hooks/<secret>/. "
-        "Anyone who knows it can post.",
+        help_text="The secret part of the webhook URL (/hooks/SECRET/). "
+        "Anyone who knows it can post; rotate it from the integration list if it leaked.",
     )
     credentials = models.JSONField(
         default=dict,

@@ -15,6 +15,7 @@ from django.db import connection
 from tests import settings as test_settings
 
 ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOTS = ROOT / "var" / "screenshots"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -48,6 +49,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         if getattr(r, "when", "") == "call" and "services" in r.keywords
     ]
     terminalreporter.write_line(f"{_services_line()}; {len(ran)} service tests ran")
+    if SCREENSHOTS.is_dir() and any(SCREENSHOTS.iterdir()):
+        terminalreporter.write_line(f"browser test screenshots: {SCREENSHOTS}")
 
 
 @pytest.fixture(scope="session")
@@ -96,6 +99,18 @@ def celery_worker(
         worker.wait(timeout=20)
     except subprocess.TimeoutExpired:
         worker.kill()
+    # PostgreSQL notices a closed client a moment later; the test database can only be dropped
+    # once the worker's sessions are gone.
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0] == 0:
+                break
+            time.sleep(0.1)
 
 
 @pytest.fixture

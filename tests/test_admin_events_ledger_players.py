@@ -168,7 +168,7 @@ def test_invite_sends_a_one_time_link_that_sets_a_password(
     assert ann.status == "invited"
     [email] = mail.outbox
     assert email.to == ["ann@example.com"]
-    link = re.search(r"http://testserver(/players/invite/\S+/)", email.body)
+    link = re.search(r"http://testserver(/players/invite/\S+/)", str(email.body))
     assert link, email.body
     assert client.get(link.group(1)).status_code == 200
     done = client.post(link.group(1), {"new_password1": "Corr3ct-horse-battery",
