@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from django import forms
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+
+from .models import ScoreSeries
+from .selectors import PERIODS, leaderboard, period_bounds
+
+
+class RangeForm(forms.Form):
+    period = forms.ChoiceField(
+        choices=[(p, p) for p in (*PERIODS, "custom")], required=False, initial="month"
+    )
+    since = forms.DateField(required=False, help_text="first day (custom range)")
+    until = forms.DateField(required=False, help_text="last day, included (custom range)")
+    tag = forms.CharField(required=False, max_length=100)
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        since, until = data.get("since"), data.get("until")
+        if since and until and since > until:
+            self.add_error("until", f"until {until} is before since {since}")
+        return data
+
+
+def _start_of(day: object) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))  # type: ignore[arg-type]
+
+
+@staff_member_required
+def leaderboard_index(request: HttpRequest) -> HttpResponse:
+    return render(request, "scoring/leaderboard_index.html", {"series": ScoreSeries.objects.all()})
+
+
+@staff_member_required
+def leaderboard_page(request: HttpRequest, series_id: int) -> HttpResponse:
+    series = get_object_or_404(ScoreSeries, pk=series_id)
+    form = RangeForm(request.GET or None)
+    rows = []
+    label = ""
+    if not request.GET or form.is_valid():
+        data = form.cleaned_data if request.GET else {}
+        period = data.get("period") or "month"
+        if data.get("since") or data.get("until") or period == "custom":
+            since = _start_of(data["since"]) if data.get("since") else None
+            until = _start_of(data["until"]) + timedelta(days=1) if data.get("until") else None
+            label = f"{data.get('since') or 'the start'} to {data.get('until') or 'now'}"
+        else:
+            since, until = period_bounds(period)
+            label = {"today": "today", "week": "this week", "month": "this month",
+                     "year": "this year", "all": "all time"}[period]  # fmt: skip
+        rows = leaderboard(series=series, since=since, until=until, tag=data.get("tag") or "")
+    return render(
+        request,
+        "scoring/leaderboard.html",
+        {
+            "series": series,
+            "form": form,
+            "rows": rows,
+            "label": label,
+            "periods": PERIODS,
+            "all_series": ScoreSeries.objects.all(),
+            "time_zone": timezone.get_current_timezone_name(),
+        },
+    )
