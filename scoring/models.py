@@ -13,6 +13,9 @@ class ScoreSeries(models.Model):
     class Meta:
         verbose_name_plural = "score series"
         ordering = ("name",)
+        permissions = [
+            ("scoring_admin", "Can configure scoring and add scores through the API"),
+        ]
         constraints = [
             # Steps, the API and import files name series; "deals" and "Deals" are one series.
             models.UniqueConstraint(Lower("name"), name="series_name_ci_unique"),
@@ -123,8 +126,13 @@ class AwardState(models.Model):
     object locks this row (select_for_update), so the work for one object is serialised.
     """
 
+    # None for scores added through the API, keyed by their source_score_id.
     step = models.ForeignKey(
-        "integrations.IntegrationStep", on_delete=models.CASCADE, related_name="award_states"
+        "integrations.IntegrationStep",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="award_states",
     )
     object_id = models.CharField(max_length=255)
     # The active award (None when nothing is awarded now). Player, points, point type, tags and
@@ -141,6 +149,10 @@ class AwardState(models.Model):
         constraints = [
             # One state per (step, object): the row every evaluation of the object locks.
             models.UniqueConstraint("step", "object_id", name="award_state_step_object_unique"),
+            # Add score's source_score_id is site-wide: one state per id.
+            models.UniqueConstraint(
+                "object_id", condition=Q(step__isnull=True), name="award_state_api_score_unique"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -122,7 +122,7 @@ def transaction_revoke(*, original: Transaction, event: WebhookEvent | None = No
     )
 
 
-def award_state_lock(*, step: IntegrationStep, object_id: str) -> AwardState:
+def award_state_lock(*, step: IntegrationStep | None, object_id: str) -> AwardState:
     """The row that serialises all work for one object of one step. Caller holds a transaction."""
     # Insert-if-missing first, so two workers meeting a new object both end up locking one row.
     AwardState.objects.bulk_create(
@@ -243,3 +243,60 @@ def award_reconcile(
 
 def _short(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass
+class ScoreResult:
+    result: str  # "booked", "unchanged" or "rebooked"
+    booked: list[Transaction] = field(default_factory=list)
+    active: Transaction | None = None
+
+
+def score_add(
+    *,
+    player: Player,
+    series: ScoreSeries,
+    points: Decimal,
+    point_time: datetime,
+    point_type: PointType | None = None,
+    comment: str = "",
+    tag_names: tuple[str, ...] = (),
+    source_score_id: str = "",
+) -> ScoreResult:
+    """Add score, the Custom integration (DESIGN §6, §9). With a source_score_id (site-wide) the
+    same id again revokes the previous transaction and books the new one, and an identical
+    repeat (player, series, points, point type, tags, comment, score time) books nothing."""
+    with transaction.atomic():
+        tags = tags_get_or_create(tag_names)
+        if not source_score_id:
+            row = transaction_book(
+                player=player, series=series, points=points, point_time=point_time,
+                point_type=point_type, comment=comment, tags=tags,
+            )  # fmt: skip
+            return ScoreResult("booked", [row], row)
+        object_id = f"api:{source_score_id}"
+        state = award_state_lock(step=None, object_id=object_id)
+        active = state.transaction
+        if active is not None and (
+            active.player_id == player.pk
+            and active.series_id == series.pk
+            and active.points == points
+            and active.point_type_id == (point_type.pk if point_type else None)
+            and sorted(t.name.lower() for t in active.tags.all())
+            == sorted(t.name.lower() for t in tags)
+            and active.comment == comment
+            and active.point_time == point_time
+        ):
+            return ScoreResult("unchanged", [], active)
+        booked = []
+        if active is not None:
+            booked.append(transaction_revoke(original=active))
+        row = transaction_book(
+            player=player, series=series, points=points, point_time=point_time,
+            point_type=point_type, comment=comment, tags=tags, source_object=object_id,
+        )  # fmt: skip
+        booked.append(row)
+        state.transaction = row
+        state.first_point_time = state.first_point_time or point_time
+        state.save()
+        return ScoreResult("rebooked" if active else "booked", booked, row)

@@ -1,0 +1,40 @@
+"""The REST API's shared parts (/api/v1/): who may do what, and pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import permissions, serializers
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+
+WRITE_PERMISSION = "scoring.scoring_admin"
+
+
+class StaffReadsScoringAdminWrites(permissions.BasePermission):
+    """Read for staff (token or session); write only with the scoring-admin permission."""
+
+    message = "Reading needs a staff account; writing needs the scoring admin permission."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        if not user or not user.is_authenticated:
+            return False
+        if request.method in permissions.SAFE_METHODS:
+            return bool(user.is_staff or user.is_superuser)
+        return bool(user.has_perm(WRITE_PERMISSION))
+
+
+class Pagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
+        for name in (self.page_query_param, self.page_size_query_param):
+            value = request.query_params.get(name)
+            if value is not None and (not value.isdigit() or int(value) < 1):
+                raise serializers.ValidationError(
+                    {name: [f"{name} must be a whole number of at least 1, not {value!r}."]}
+                )
+        return super().paginate_queryset(queryset, request, view)
