@@ -128,11 +128,15 @@ def award_state_lock(*, step: IntegrationStep | None, object_id: str) -> AwardSt
     AwardState.objects.bulk_create(
         [AwardState(step=step, object_id=object_id)], ignore_conflicts=True
     )
-    return (
-        AwardState.objects.select_related("transaction__player", "transaction__point_type")
-        .select_for_update(of=("self",))  # lock the state row only, not the joined rows
-        .get(step=step, object_id=object_id)
-    )
+    # No select_related here: when the lock had to wait, PostgreSQL re-reads the locked row but
+    # not the joined ones, so a joined award could be stale (None while transaction_id is set).
+    # The active award is read after the lock, from the row as it is now.
+    state = AwardState.objects.select_for_update().get(step=step, object_id=object_id)
+    if state.transaction_id is not None:
+        state.transaction = Transaction.objects.select_related("player", "point_type").get(
+            pk=state.transaction_id
+        )
+    return state
 
 
 def _differs(
