@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import django_filters
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -128,13 +130,31 @@ class TransactionSerializer(serializers.ModelSerializer):
         return [t.name for t in obj.tags.all()]
 
 
+class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 time, kept in UTC: PostgreSQL refuses offsets beyond ±15:59 that Python
+    accepts, and a time that cannot be moved to UTC is an invalid value (400), not a 500."""
+
+    def to_python(self, value: Any) -> datetime | None:
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise ValidationError(f"{value!r} is out of range.", code="invalid") from None
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
+
 class TransactionFilter(django_filters.FilterSet):
     player = django_filters.NumberFilter(field_name="player_id")
     series = django_filters.NumberFilter(field_name="series_id")
     tag = django_filters.CharFilter(field_name="tags__name", lookup_expr="iexact")
     kind = django_filters.ChoiceFilter(choices=Transaction.Kind.choices)
-    since = django_filters.IsoDateTimeFilter(field_name="point_time", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="point_time", lookup_expr="lt")
+    since = UtcIsoDateTimeFilter(field_name="point_time", lookup_expr="gte")
+    until = UtcIsoDateTimeFilter(field_name="point_time", lookup_expr="lt")
 
     class Meta:
         model = Transaction

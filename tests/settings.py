@@ -57,3 +57,4 @@ if _missing:
 from pointagram_site.settings import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]  # test client, schemathesis, live server

@@ -145,6 +145,7 @@ def test_transactions_filter_by_player_series_tag_kind_and_time(
 @pytest.mark.parametrize(
     ("query", "field"),
     [("since=yesterday", "since"), ("kind=bonus", "kind"), ("page=-1", "page"),
+     ("since=0001-01-01T00:00:00%2B05:00", "since"),
      ("page=abc", "page"), ("page_size=0", "page_size"), ("player=x", "player")],
 )  # fmt: skip
 def test_bad_transaction_queries_are_400_naming_the_field(
@@ -154,6 +155,13 @@ def test_bad_transaction_queries_are_400_naming_the_field(
 
     assert response.status_code == 400
     assert field in response.json()
+
+
+def test_times_with_any_offset_python_accepts_are_answered(reader: APIClient) -> None:
+    # PostgreSQL refuses offsets beyond ±15:59; the API moves times to UTC first.
+    response = reader.get("/api/v1/transactions/?until=0091-02-24T04:25:10-22:52")
+
+    assert response.status_code == 200
 
 
 def test_leaderboard_api(reader: APIClient, deals: ScoreSeries) -> None:
