@@ -148,3 +148,48 @@ def test_admin_configures_tests_receives_and_invites(
     page.click("button[type=submit]")
     expect(page.get_by_text("you are an active player now", exact=False).first).to_be_visible()
     assert Player.objects.get(email="ann@example.com").status == "active"
+
+
+def test_staff_open_a_profile_and_a_leaderboard(page: Any, live_server: Any) -> None:
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from scoring.models import ScoreSeries
+    from scoring.services import transaction_book, transaction_revoke
+
+    User.objects.create_user("staff", password="Staff-pass-for-tests", is_staff=True)
+    deals = ScoreSeries.objects.create(name="Deals")
+    calls = ScoreSeries.objects.create(name="Calls")
+    ann = player_upsert(external_id="pd:1", name="Ann Seller", email="ann@example.com").player
+    bob = player_upsert(external_id="pd:2", name="Bob Closer", email="").player
+    now = timezone.now()
+    for day in range(30):
+        transaction_book(player=ann, series=deals, points=Decimal(10 + day),
+                         point_time=now - timedelta(days=day), comment=f"Deal {day}")  # fmt: skip
+        transaction_book(
+            player=ann, series=calls, points=Decimal(1), point_time=now - timedelta(days=day)
+        )
+    first = transaction_book(player=bob, series=deals, points=Decimal(400), point_time=now)
+    transaction_revoke(original=first)
+    transaction_book(player=bob, series=deals, points=Decimal(300), point_time=now)
+
+    page.goto(f"{live_server.url}/leaderboards/{deals.pk}/?period=all")
+    page.fill("#id_username", "staff")  # staff pages send visitors to the login first
+    page.fill("#id_password", "Staff-pass-for-tests")
+    page.click("input[type=submit]")
+    board = page.locator("#leaderboard")
+    expect(board).to_contain_text("Ann Seller")
+    assert board.locator("tr").nth(1).inner_text().split("\t")[:2] == ["1", "Ann Seller"]
+    page.screenshot(path=str(SCREENSHOTS / "leaderboard.png"), full_page=True)
+
+    page.click("text=Ann Seller")
+    expect(page.locator("h1")).to_have_text("Ann Seller")
+    expect(page.locator("#chart polyline")).to_have_count(2)
+    expect(page.locator("#history")).to_contain_text("Deal 0")
+    page.screenshot(path=str(SCREENSHOTS / "profile.png"), full_page=True)
+
+    page.goto(f"{live_server.url}/players/{bob.pk}/")
+    expect(page.locator("#history")).to_contain_text("-400.00")
+    connections.close_all()
