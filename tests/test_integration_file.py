@@ -45,7 +45,7 @@ EXAMPLE: dict[str, Any] = json.loads("""
      "filters": [{"field": "status", "operator": "in", "values": ["won"]}]}
   ]
 }
-""")  # noqa: E501
+""")
 
 
 def example() -> dict[str, Any]:
