@@ -234,7 +234,9 @@ def award_reconcile(
             )
             result.message = ", ".join(parts)
 
-    moves = not isinstance(desired, NoAward) or desired.moves_version
+    # An unknown player's change moves the version only when it revoked something: then it did
+    # change the state, and an older change arriving later must be stale (DESIGN §9).
+    moves = not isinstance(desired, NoAward) or desired.moves_version or bool(result.booked)
     if (
         moves
         and version is not None
