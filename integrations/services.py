@@ -17,7 +17,7 @@ from django.utils import timezone
 from scoring.services import NoAward, award_reconcile
 
 from .models import Integration, IntegrationStep, SeenChange, WebhookEvent, webhook_secret_generate
-from .sources import Change, DeliveryError, adapter_for
+from .sources import Change, DeliveryError, SourceUnavailable, adapter_for
 from .steps import StepError, StepOutcome, points_step_evaluate, users_step_apply
 
 logger = logging.getLogger(__name__)
@@ -46,13 +46,7 @@ def webhook_receive(
     A body that is not JSON is stored as `failed` with the reason, so an admin can see what the
     source sent, and is never processed.
     """
-    error = ""
-    try:
-        json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        error = f"body is not UTF-8 text: {exc}"
-    except ValueError as exc:
-        error = f"body is not valid JSON: {exc}"
+    error = json_problem(body)
 
     # `headers` is case-insensitive when it comes from request.headers.
     kept = {name: headers[name] for name in KEPT_HEADERS if name in headers}
@@ -68,6 +62,39 @@ def webhook_receive(
         if not error:
             event_enqueue_on_commit(event_id=event.pk)
     return Receipt(event=event, error=error)
+
+
+MAX_JSON_DEPTH = 64
+
+
+def json_problem(body: bytes) -> str:
+    """Why a body is not a JSON delivery we accept, or "" when it is."""
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        return f"body is not UTF-8 text: {exc}"
+    except RecursionError:
+        return f"body nests deeper than {MAX_JSON_DEPTH} levels"
+    except ValueError as exc:
+        return f"body is not valid JSON: {exc}"
+    if _depth(payload) > MAX_JSON_DEPTH:
+        return f"body nests deeper than {MAX_JSON_DEPTH} levels"
+    return ""
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth, without recursion (a hostile body must not exhaust the stack)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_JSON_DEPTH:
+            return depth
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
 
 
 def event_enqueue_on_commit(*, event_id: int) -> None:
@@ -141,16 +168,20 @@ class Verdict:
 def _event_split(event: WebhookEvent) -> list[Change] | Verdict:
     """The delivery's changes, or the verdict when there is nothing to evaluate."""
     integration = event.integration
-    try:
-        payload = json.loads(event.body_text)
-    except ValueError as exc:
-        return Verdict(WebhookEvent.Status.FAILED, f"body is not valid JSON: {exc}")
+    problem = json_problem(bytes(event.body))
+    if problem:
+        return Verdict(WebhookEvent.Status.FAILED, problem)
     if not integration.enabled:
         return Verdict(WebhookEvent.Status.IGNORED, outcome=[{"message": "integration disabled"}])
     try:
-        return adapter_for(integration.type).split(integration, payload)
+        return adapter_for(integration.type).split(integration, json.loads(event.body_text))
     except DeliveryError as exc:
         return Verdict(WebhookEvent.Status.FAILED, str(exc))
+    except (SourceUnavailable, DatabaseError):
+        raise  # try again later
+    except Exception as exc:  # a shape no adapter foresaw must not retry forever
+        logger.exception("could not split event %s", event.pk)
+        return Verdict(WebhookEvent.Status.FAILED, f"could not read the delivery: {exc!r}")
 
 
 def changes_apply(

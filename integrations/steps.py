@@ -28,6 +28,7 @@ from .values import (
     path_get,
     points_round,
     time_parse,
+    unwrap_id,
 )
 
 HASHTAG = re.compile(r"#([^\s#.,;:!?()\[\]{}\"']+)")
@@ -143,6 +144,36 @@ def filters_failure(step: IntegrationStep, record: Mapping[str, Any] | None) -> 
     return ""
 
 
+# --- reading mapped columns ---------------------------------------------------------------------
+
+MAX_POINTS = Decimal("1000000000000")  # the ledger holds 14 digits, 2 after the point
+MAX_TEXT = 2000
+
+
+def column_id(record: Mapping[str, Any] | None, path: str, what: str) -> str:
+    """An id at a path; "" when empty. A list, an object without an id or a boolean there is a
+    clear error, not an id."""
+    raw = unwrap_id(path_get(record or {}, path))
+    if is_empty(raw):
+        return ""
+    if isinstance(raw, list | dict | bool) or (isinstance(raw, float) and not raw.is_integer()):
+        raise StepError(f"{what} column '{path}' holds {shown_value(raw)}, not an id")
+    text = id_text(raw)
+    if len(text) > 200:
+        raise StepError(f"{what} column '{path}' holds an id of {len(text)} characters")
+    return text
+
+
+def column_text(record: Mapping[str, Any] | None, path: str, what: str) -> str:
+    """Text at a path (names, emails, comments); "" when empty; an object or list is an error."""
+    if not path:
+        return ""
+    raw = unwrap_id(path_get(record or {}, path))
+    if isinstance(raw, list | dict):
+        raise StepError(f"{what} column '{path}' holds {shown_value(raw)[:80]}, not text")
+    return as_text(raw)[:MAX_TEXT]
+
+
 # --- users step ---------------------------------------------------------------------------------
 
 
@@ -152,12 +183,14 @@ def users_step_apply(step: IntegrationStep, change: Change) -> StepOutcome:
     failure = filters_failure(step, change.current)
     if failure:
         return StepOutcome(step, change, "filtered", failure)
-    raw_id = id_text(path_get(change.current, step.player_id or "id"))
+    raw_id = column_id(change.current, step.player_id or "id", "player id")
     if not raw_id:
         raise StepError(f"player id column '{step.player_id or 'id'}' is empty")
     external_id = f"{step.player_id_prefix}{raw_id}"
-    name = as_text(path_get(change.current, step.player_name)) if step.player_name else ""
-    email = as_text(path_get(change.current, step.player_email)) if step.player_email else ""
+    name = column_text(change.current, step.player_name, "player name")[:200]
+    email = column_text(change.current, step.player_email, "player email")
+    if email and not _looks_like_email(email):
+        email = ""  # an email we could not send to is no email
     upsert = player_upsert(external_id=external_id, name=name, email=email)
     label = f"{upsert.player.name} ({external_id})"
     if upsert.created:
@@ -207,7 +240,7 @@ def _points(step: IntegrationStep, record: Mapping[str, Any]) -> tuple[Decimal, 
         return point_type.points, point_type
     fixed = as_number(step.points)
     if fixed is not None:
-        return points_round(fixed), None
+        return points_round(_bounded(fixed, step.points)), None
     if not step.points:
         raise StepError("neither a points column nor a point type column is set")
     raw = path_get(record, step.points)
@@ -215,7 +248,13 @@ def _points(step: IntegrationStep, record: Mapping[str, Any]) -> tuple[Decimal, 
     if number is None:
         shown = "empty" if is_empty(raw) else f"holds {shown_value(raw)}, not a number"
         raise StepError(f"points column '{step.points}' {shown}")
-    return points_round(number), None
+    return points_round(_bounded(number, step.points)), None
+
+
+def _bounded(points: Decimal, column: str) -> Decimal:
+    if abs(points) >= MAX_POINTS:
+        raise StepError(f"points column '{column}' holds {points}, more than the ledger can hold")
+    return points
 
 
 def _tag_names(step: IntegrationStep, record: Mapping[str, Any]) -> list[str]:
@@ -223,11 +262,16 @@ def _tag_names(step: IntegrationStep, record: Mapping[str, Any]) -> list[str]:
     for column in step.tags or []:
         column = str(column).strip()
         if column.startswith("#"):
-            text = as_text(path_get(record, column[1:]))
+            text = column_text(record, column[1:], "tag")
             found = HASHTAG.findall(text)
         else:
             raw = path_get(record, column)
             items = raw if isinstance(raw, list) else [raw]
+            if any(
+                isinstance(item, list) or (isinstance(item, dict) and "id" not in item)
+                for item in items
+            ):
+                raise StepError(f"tag column '{column}' holds {shown_value(raw)[:80]}, not tags")
             found = [as_text(item) for item in items if not is_empty(item)]
         for name in found:
             name = name.strip()[:100]
@@ -238,7 +282,7 @@ def _tag_names(step: IntegrationStep, record: Mapping[str, Any]) -> list[str]:
 
 def _player(step: IntegrationStep, record: Mapping[str, Any]) -> tuple[Player | None, str, str]:
     """(player or None, external id, note). Creates an offline player when name/email are mapped."""
-    raw_id = id_text(path_get(record, step.player_id)) if step.player_id else ""
+    raw_id = column_id(record, step.player_id, "player id") if step.player_id else ""
     if not raw_id:
         return None, "", f"no player id in column '{step.player_id}'"
     external_id = f"{step.player_id_prefix}{raw_id}"
@@ -248,8 +292,10 @@ def _player(step: IntegrationStep, record: Mapping[str, Any]) -> tuple[Player | 
         return found.player, external_id, ""
     if not (step.player_name or step.player_email):
         return None, external_id, f"unknown player {external_id}"
-    name = as_text(path_get(record, step.player_name)) if step.player_name else ""
-    email = as_text(path_get(record, step.player_email)) if step.player_email else ""
+    name = column_text(record, step.player_name, "player name")[:200]
+    email = column_text(record, step.player_email, "player email")
+    if email and not _looks_like_email(email):
+        email = ""
     player, created = player_create_with_identity(external_id=external_id, name=name, email=email)
     return (
         player,
@@ -299,7 +345,7 @@ def points_step_evaluate(step: IntegrationStep, change: Change) -> PointsEvaluat
         if missing:
             notes.append("tags not found, left out: " + ", ".join(missing))
             names = [n for n in names if n.lower() in existing]
-    comment = as_text(path_get(record, step.comment)) if step.comment else ""
+    comment = column_text(record, step.comment, "comment")
     desired = DesiredAward(
         player=player,
         external_id=external_id,
@@ -345,3 +391,14 @@ def step_config_problems(
             "add point types to the series, or use a points column."
         )
     return problems
+
+
+def _looks_like_email(text: str) -> bool:
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    try:
+        validate_email(text)
+    except ValidationError:
+        return False
+    return len(text) <= 254
