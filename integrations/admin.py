@@ -399,6 +399,8 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
     @admin.display(description="payload")
     def pretty_body(self, obj: WebhookEvent) -> str:
+        if obj.payload_pruned_at:
+            return f"pruned on {obj.payload_pruned_at:%Y-%m-%d} (kept EVENT_PAYLOAD_DAYS days)"
         text = obj.body_text
         with contextlib.suppress(ValueError):  # not JSON: shown as delivered
             text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -125,6 +126,16 @@ def event_process(*, event_id: int) -> WebhookEvent | None:
         return None
     if event.status != WebhookEvent.Status.PENDING:
         return event
+    if event.attempts > settings.EVENT_MAX_ATTEMPTS:
+        # Crashed or kept failing this often: stop, and show why in the admin.
+        last = f"; last error: {event.error}" if event.error else ""
+        WebhookEvent.objects.filter(pk=event_id, status=WebhookEvent.Status.PENDING).update(
+            status=WebhookEvent.Status.FAILED,
+            error=f"gave up after {event.attempts - 1} attempts{last}",
+            processed_at=timezone.now(),
+        )
+        event.refresh_from_db()
+        return event
     split = _event_split(event)
     with transaction.atomic():
         locked = (
@@ -168,6 +179,8 @@ class Verdict:
 def _event_split(event: WebhookEvent) -> list[Change] | Verdict:
     """The delivery's changes, or the verdict when there is nothing to evaluate."""
     integration = event.integration
+    if event.payload_pruned_at is not None:
+        return Verdict(WebhookEvent.Status.FAILED, "the payload was pruned: nothing to process")
     problem = json_problem(bytes(event.body))
     if problem:
         return Verdict(WebhookEvent.Status.FAILED, problem)
@@ -296,11 +309,21 @@ def _points_step_apply(
     )
 
 
+def event_retry_note(*, event_id: int, error: str) -> None:
+    """A retriable failure (the source's API is down): keep the reason while the event waits."""
+    WebhookEvent.objects.filter(pk=event_id, status=WebhookEvent.Status.PENDING).update(
+        error=error[:2000]
+    )
+
+
 def events_reprocess(*, event_ids: list[int]) -> int:
-    """Put events back in the queue. Safe by construction: reconciling twice books nothing new."""
+    """Put events back in the queue. Safe by construction: reconciling twice books nothing new.
+    Their attempts start again from zero."""
     with transaction.atomic():
         ids = list(WebhookEvent.objects.filter(pk__in=event_ids).values_list("pk", flat=True))
-        WebhookEvent.objects.filter(pk__in=ids).update(status=WebhookEvent.Status.PENDING, error="")
+        WebhookEvent.objects.filter(pk__in=ids).update(
+            status=WebhookEvent.Status.PENDING, error="", attempts=0
+        )
         for event_id in ids:
             event_enqueue_on_commit(event_id=event_id)
     return len(ids)
@@ -327,3 +350,17 @@ def integration_secret_rotate(*, integration: Integration) -> str:
     integration.webhook_secret = webhook_secret_generate()
     integration.save(update_fields=["webhook_secret", "updated_at"])
     return integration.webhook_secret
+
+
+def events_prune(*, days: int | None = None) -> int:
+    """Drop raw payloads (body, headers) older than EVENT_PAYLOAD_DAYS; keep the event's status,
+    outcome and objects, and the ledger. Pending events keep theirs: they are not done."""
+    from django.conf import settings
+
+    keep_days = settings.EVENT_PAYLOAD_DAYS if days is None else days
+    cutoff = timezone.now() - timedelta(days=keep_days)
+    return (
+        WebhookEvent.objects.filter(received_at__lt=cutoff, payload_pruned_at__isnull=True)
+        .exclude(status=WebhookEvent.Status.PENDING)
+        .update(body=b"", headers={}, payload_pruned_at=timezone.now())
+    )

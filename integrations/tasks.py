@@ -17,7 +17,11 @@ from .sources import SourceUnavailable
     max_retries=8,
 )
 def event_process_task(event_id: int) -> None:
-    services.event_process(event_id=event_id)
+    try:
+        services.event_process(event_id=event_id)
+    except SourceUnavailable as exc:
+        services.event_retry_note(event_id=event_id, error=f"will retry: {exc}")
+        raise
 
 
 @shared_task(name="integrations.sync_page")
@@ -37,3 +41,8 @@ def syncs_schedule_task() -> None:
 @shared_task(name="integrations.events_sweep")
 def events_sweep_task() -> None:
     services.events_sweep()
+
+
+@shared_task(name="integrations.events_prune")
+def events_prune_task() -> None:
+    services.events_prune()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hmac
+
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -14,7 +16,8 @@ from .sources import adapter_for
 @require_POST
 def webhook(request: HttpRequest, secret: str) -> JsonResponse:
     integration = Integration.objects.filter(webhook_secret=secret).first()
-    if integration is None:
+    # The secret has 256 random bits; the final comparison is constant-time.
+    if integration is None or not hmac.compare_digest(integration.webhook_secret, secret):
         return JsonResponse({"error": "no integration has this webhook URL"}, status=404)
 
     limit = settings.WEBHOOK_MAX_BODY_BYTES

@@ -149,10 +149,32 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "points@localhost")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"secrets": {"()": "pointagram_site.logging_filters.RedactWebhookSecrets"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["secrets"]}
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {
+        # Django logs 4xx/5xx with the path, and runserver every request: both go through the
+        # redacting handler only.
+        "django.request": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }
+
+# --- Production security (`manage.py check --deploy` passes with DEBUG off) ----------------
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+if env_bool("BEHIND_TLS_PROXY"):
+    # The proxy terminates TLS and says so in this header (set it only behind such a proxy).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -178,6 +200,12 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Webhooks -------------------------------------------------------------------------------
+# Raw payloads (body and headers) of events older than this are pruned by a beat task; the
+# event's status and outcome, and the ledger, are kept.
+EVENT_PAYLOAD_DAYS = env_int("EVENT_PAYLOAD_DAYS", 30)
+# An event whose processing keeps failing (the source's API down, a crash) is marked failed
+# after this many attempts.
+EVENT_MAX_ATTEMPTS = env_int("EVENT_MAX_ATTEMPTS", 8)
 # Largest webhook body accepted, in bytes. Pipedrive and HubSpot deliveries are a few KB (a
 # HubSpot batch of 100 events is ~30 KB); 1 MiB leaves room for generic sources with big records.
 WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024)
@@ -209,6 +237,7 @@ CELERY_TIMEZONE = TIME_ZONE
 SYNC_EVERY_MINUTES = env_int("SYNC_EVERY_MINUTES", 60)
 CELERY_BEAT_SCHEDULE = {
     "events-sweep": {"task": "integrations.events_sweep", "schedule": 60.0},
+    "events-prune": {"task": "integrations.events_prune", "schedule": 3600.0},
     "syncs-schedule": {
         "task": "integrations.syncs_schedule",
         "schedule": 60.0 * SYNC_EVERY_MINUTES,

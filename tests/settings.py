@@ -58,3 +58,8 @@ from pointagram_site.settings import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]  # test client, schemathesis, live server
+# Tests speak plain HTTP (test client, live server); tests/test_security.py checks the
+# production values with `check --deploy`.
+SECURE_SSL_REDIRECT = False
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
