@@ -78,6 +78,8 @@ class WebhookEvent(models.Model):
     # Filled when processed, for the admin's filters and search: "deal", "deal:123 deal:124".
     source_type = models.CharField(max_length=50, blank=True, db_index=True)
     object_refs = models.CharField(max_length=1000, blank=True)
+    # Set for deliveries spooled while the database was down: replaying twice stores once.
+    spool_id = models.CharField(max_length=32, null=True, blank=True, unique=True)
     # Raw payloads are kept EVENT_PAYLOAD_DAYS, then emptied; the row and its outcome stay.
     payload_pruned_at = models.DateTimeField(null=True, blank=True)
 

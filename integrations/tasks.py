@@ -46,3 +46,10 @@ def events_sweep_task() -> None:
 @shared_task(name="integrations.events_prune")
 def events_prune_task() -> None:
     services.events_prune()
+
+
+@shared_task(name="integrations.spool_replay")
+def spool_replay_task() -> None:
+    from .spool import spool_replay
+
+    spool_replay()

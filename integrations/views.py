@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import hmac
+import logging
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -10,14 +12,29 @@ from django.views.decorators.http import require_POST
 from . import services
 from .models import Integration
 from .sources import adapter_for
+from .spool import secret_digest, spool_replay_soon, spool_write
+
+logger = logging.getLogger(__name__)
+
+
+# The integrations this process last read from the database, by the SHA-256 of their secret:
+# used only while the database is down, to authenticate deliveries before spooling them.
+_last_known: dict[str, Integration] = {}
 
 
 @csrf_exempt  # sources authenticate by the secret URL (and signatures), not by a session
 @require_POST
 def webhook(request: HttpRequest, secret: str) -> JsonResponse:
-    integration = Integration.objects.filter(webhook_secret=secret).first()
+    database_down = False
+    try:
+        integration = Integration.objects.filter(webhook_secret=secret).first()
+    except DatabaseError:
+        database_down = True
+        integration = _last_known.get(secret_digest(secret))
     # The secret has 256 random bits; the final comparison is constant-time.
-    if integration is None or not hmac.compare_digest(integration.webhook_secret, secret):
+    if integration is not None and not hmac.compare_digest(integration.webhook_secret, secret):
+        integration = None
+    if integration is None and not database_down:
         return JsonResponse({"error": "no integration has this webhook URL"}, status=404)
 
     limit = settings.WEBHOOK_MAX_BODY_BYTES
@@ -28,19 +45,43 @@ def webhook(request: HttpRequest, secret: str) -> JsonResponse:
     if len(body) > limit:
         return _too_large(len(body), limit)
 
+    if integration is None:  # the database is down and this process never saw the URL
+        return _spool(secret, body, request, verified=False)
     auth_error = adapter_for(integration.type).authenticate(integration, request, body)
     if auth_error:
         response = JsonResponse({"error": auth_error}, status=401)
         if integration.type == Integration.Type.PIPEDRIVE:
             response["WWW-Authenticate"] = 'Basic realm="webhook"'
         return response
+    if database_down:
+        return _spool(secret, body, request, verified=True)
+    _last_known[secret_digest(secret)] = integration
 
-    receipt = services.webhook_receive(integration=integration, body=body, headers=request.headers)
+    try:
+        receipt = services.webhook_receive(
+            integration=integration, body=body, headers=request.headers
+        )
+    except DatabaseError:
+        return _spool(secret, body, request, verified=True)
+    spool_replay_soon()
     if receipt.error:
         return JsonResponse(
             {"error": receipt.error, "event_id": receipt.event.pk, "status": "failed"}, status=400
         )
     return JsonResponse({"event_id": receipt.event.pk}, status=202)
+
+
+def _spool(secret: str, body: bytes, request: HttpRequest, *, verified: bool) -> JsonResponse:
+    """The database is down: keep the delivery in the local spool, answer 202."""
+    try:
+        spool_id = spool_write(secret=secret, body=body, headers=request.headers, verified=verified)
+    except OSError:
+        logger.exception("database down and the spool cannot be written")
+        return JsonResponse(
+            {"error": "cannot store deliveries right now; try again later"}, status=503
+        )
+    logger.warning("database unavailable: delivery spooled as %s", spool_id)
+    return JsonResponse({"spooled": spool_id}, status=202)
 
 
 def _too_large(size: int, limit: int) -> JsonResponse:

@@ -203,6 +203,8 @@ SPECTACULAR_SETTINGS = {
 # Raw payloads (body and headers) of events older than this are pruned by a beat task; the
 # event's status and outcome, and the ledger, are kept.
 EVENT_PAYLOAD_DAYS = env_int("EVENT_PAYLOAD_DAYS", 30)
+# Where deliveries are spooled while the database is down (fsynced local files), per machine.
+WEBHOOK_SPOOL_DIR = os.environ.get("WEBHOOK_SPOOL_DIR") or str(BASE_DIR / "var" / "spool")
 # An event whose processing keeps failing (the source's API down, a crash) is marked failed
 # after this many attempts.
 EVENT_MAX_ATTEMPTS = env_int("EVENT_MAX_ATTEMPTS", 8)
@@ -238,6 +240,7 @@ SYNC_EVERY_MINUTES = env_int("SYNC_EVERY_MINUTES", 60)
 CELERY_BEAT_SCHEDULE = {
     "events-sweep": {"task": "integrations.events_sweep", "schedule": 60.0},
     "events-prune": {"task": "integrations.events_prune", "schedule": 3600.0},
+    "spool-replay": {"task": "integrations.spool_replay", "schedule": 30.0},
     "syncs-schedule": {
         "task": "integrations.syncs_schedule",
         "schedule": 60.0 * SYNC_EVERY_MINUTES,
