@@ -7,7 +7,7 @@ PORT ?= 8000
 WEB_CONCURRENCY ?= 4
 WORKER_CONCURRENCY ?= 2
 
-.PHONY: run test lint install install-dev migrate web worker beat clean browser
+.PHONY: run test lint install install-dev migrate web worker beat clean browser chaos
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ browser:
 	    echo "installing chromium and chromium-driver from Debian"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	  else echo "chromium is not installed and cannot be installed here: browser tests will be skipped"; fi; }
+
+## Crash, broker outage and database outage against real processes (restarts PostgreSQL).
+chaos: $(VENV)/.installed-dev
+	$(BIN)/python -m tests.chaos
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .

@@ -329,11 +329,13 @@ def events_reprocess(*, event_ids: list[int]) -> int:
     return len(ids)
 
 
-def events_sweep(*, older_than_seconds: int = 60, limit: int = 1000) -> int:
-    """Queue pending events that nobody queued (the broker was down when they arrived).
-
-    Safe to overlap with the regular tasks: processing an event twice is a no-op.
+def events_sweep(*, older_than_seconds: int | None = None, limit: int = 1000) -> int:
+    """Queue events still pending a while after they arrived: the broker was down when they
+    came, or the worker that had them died. Safe to overlap with the regular tasks: processing
+    an event twice is a no-op.
     """
+    if older_than_seconds is None:
+        older_than_seconds = settings.SWEEP_AFTER_SECONDS
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     ids = list(
         WebhookEvent.objects.filter(status=WebhookEvent.Status.PENDING, received_at__lt=cutoff)

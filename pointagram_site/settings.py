@@ -237,10 +237,15 @@ CELERY_TIMEZONE = TIME_ZONE
 # Celery beat (`make beat`): the sweeper queues events stored while the broker was down; the
 # sync pulls users and recent changes from every integration that has an API token.
 SYNC_EVERY_MINUTES = env_int("SYNC_EVERY_MINUTES", 60)
+# The sweeper queues events still pending SWEEP_AFTER_SECONDS after they arrived (stored while
+# the broker was down, or handed to a worker that died), every EVENTS_SWEEP_SECONDS.
+EVENTS_SWEEP_SECONDS = env_int("EVENTS_SWEEP_SECONDS", 60)
+SWEEP_AFTER_SECONDS = env_int("SWEEP_AFTER_SECONDS", 60)
+SPOOL_REPLAY_SECONDS = env_int("SPOOL_REPLAY_SECONDS", 30)
 CELERY_BEAT_SCHEDULE = {
-    "events-sweep": {"task": "integrations.events_sweep", "schedule": 60.0},
+    "events-sweep": {"task": "integrations.events_sweep", "schedule": float(EVENTS_SWEEP_SECONDS)},
     "events-prune": {"task": "integrations.events_prune", "schedule": 3600.0},
-    "spool-replay": {"task": "integrations.spool_replay", "schedule": 30.0},
+    "spool-replay": {"task": "integrations.spool_replay", "schedule": float(SPOOL_REPLAY_SECONDS)},
     "syncs-schedule": {
         "task": "integrations.syncs_schedule",
         "schedule": 60.0 * SYNC_EVERY_MINUTES,
