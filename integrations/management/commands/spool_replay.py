@@ -13,6 +13,5 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         result = spool_replay()
         self.stdout.write(
-            f"stored {result.stored}, already stored {result.duplicates}, "
-            f"refused {result.rejected}"
+            f"stored {result.stored}, already stored {result.duplicates}, refused {result.rejected}"
         )
