@@ -12,7 +12,7 @@ from integrations.admin import CappedCountPaginator, admin_link
 from players.models import Player
 
 from .ledger_csv import ledger_related, ledger_write
-from .models import AwardState, PointType, ScoreSeries, Tag, Transaction
+from .models import AwardState, DailyTotal, PointType, ScoreSeries, Tag, Transaction
 
 
 class PointTypeInline(admin.TabularInline):
@@ -154,5 +154,17 @@ class AwardStateAdmin(ReadOnlyAdmin):
     list_display = ("step", "object_id", "transaction", "applied_version", "first_point_time")
     list_select_related = ("step", "transaction")
     search_fields = ("object_id",)
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+
+
+@admin.register(DailyTotal)
+class DailyTotalAdmin(ReadOnlyAdmin):
+    """Maintained sums of the ledger per series, day and player (read by leaderboards)."""
+
+    list_display = ("day", "series", "player", "points")
+    list_filter = ("series",)
+    list_select_related = ("series", "player")
+    date_hierarchy = "day"
     paginator = CappedCountPaginator
     show_full_result_count = False

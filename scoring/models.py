@@ -157,3 +157,23 @@ class AwardState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.step_id}:{self.object_id}"
+
+
+class DailyTotal(models.Model):
+    """Points per player, series and day (the site's TIME_ZONE, by point time), kept in the same
+    transaction as the ledger rows they sum: leaderboards read these instead of the ledger.
+    `manage.py totals_rebuild` recomputes them from the ledger (after a TIME_ZONE change)."""
+
+    series = models.ForeignKey(ScoreSeries, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    player = models.ForeignKey("players.Player", on_delete=models.CASCADE, related_name="+")
+    points = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+
+    class Meta:
+        constraints = [
+            # One row per (series, day, player): booking adds to it; leaderboards sum a range.
+            models.UniqueConstraint("series", "day", "player", name="daily_total_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.series_id}/{self.day}/{self.player_id}: {self.points}"

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from players.models import Player
 
-from .models import ScoreSeries, Transaction
+from .models import DailyTotal, ScoreSeries, Transaction
 
 PERIODS = ("today", "week", "month", "year", "all")
 
@@ -101,6 +101,13 @@ def player_transactions(*, player: Player) -> QuerySet[Transaction]:
     )
 
 
+def _whole_day(moment: datetime | None) -> bool:
+    if moment is None:
+        return True
+    local = timezone.localtime(moment)
+    return (local.hour, local.minute, local.second, local.microsecond) == (0, 0, 0, 0)
+
+
 @dataclass(frozen=True)
 class LeaderboardRow:
     rank: int
@@ -118,10 +125,21 @@ def leaderboard(
     limit: int | None = None,
 ) -> list[LeaderboardRow]:
     """Players by points in the series within [since, until) of point time; ties share a rank
-    (1, 2, 2, 4). Players whose points add up to zero are left out."""
-    rows: Any = _in_range(Transaction.objects.filter(series=series), since, until)
-    if tag:
-        rows = rows.filter(tags__name__iexact=tag)
+    (1, 2, 2, 4). Players whose points add up to zero are left out.
+
+    Whole days in the site's time zone (every named period) are read from the maintained daily
+    totals; a tag or a range that starts or ends within a day is summed from the ledger."""
+    rows: Any
+    if not tag and _whole_day(since) and _whole_day(until):
+        rows = DailyTotal.objects.filter(series=series)
+        if since is not None:
+            rows = rows.filter(day__gte=timezone.localtime(since).date())
+        if until is not None:
+            rows = rows.filter(day__lt=timezone.localtime(until).date())
+    else:
+        rows = _in_range(Transaction.objects.filter(series=series), since, until)
+        if tag:
+            rows = rows.filter(tags__name__iexact=tag)
     totals = (
         rows.values("player_id", "player__name")
         .annotate(total=Sum("points"))

@@ -8,10 +8,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
 
 from players.models import Player
 
-from .models import AwardState, PointType, ScoreSeries, Tag, Transaction
+from .models import AwardState, DailyTotal, PointType, ScoreSeries, Tag, Transaction
 
 if TYPE_CHECKING:
     from integrations.models import IntegrationStep, WebhookEvent
@@ -101,7 +103,45 @@ def transaction_book(
     )
     if tags:
         row.tags.set(tags)
+    daily_total_add(player=player, series=series, point_time=point_time, points=points)
     return row
+
+
+def daily_total_add(
+    *, player: Player, series: ScoreSeries, point_time: datetime, points: Decimal
+) -> None:
+    """Keep the maintained total of (series, day, player) equal to the ledger, in the caller's
+    transaction."""
+    day = timezone.localtime(point_time).date()
+    rows = DailyTotal.objects.filter(series=series, day=day, player=player)
+    if rows.update(points=F("points") + points):
+        return
+    try:
+        with transaction.atomic():  # savepoint: another worker may create the row first
+            DailyTotal.objects.create(series=series, day=day, player=player, points=points)
+    except IntegrityError:
+        rows.update(points=F("points") + points)
+
+
+def totals_rebuild() -> int:
+    """Recompute every daily total from the ledger (after a TIME_ZONE change, or bulk loads)."""
+    from django.db.models import Sum
+    from django.db.models.functions import TruncDate
+
+    with transaction.atomic():
+        DailyTotal.objects.all().delete()
+        sums = (
+            Transaction.objects.annotate(
+                day=TruncDate("point_time", tzinfo=timezone.get_current_timezone())
+            )
+            .values("series_id", "day", "player_id")
+            .annotate(points=Sum("points"))
+            .order_by()
+        )
+        rows = [DailyTotal(series_id=r["series_id"], day=r["day"], player_id=r["player_id"],
+                           points=r["points"]) for r in sums]  # fmt: skip
+        DailyTotal.objects.bulk_create(rows, batch_size=5000)
+    return len(rows)
 
 
 def transaction_revoke(*, original: Transaction, event: WebhookEvent | None = None) -> Transaction:
