@@ -8,6 +8,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from rest_framework import serializers, viewsets
 
+from pointagram_site.api import WRITE_PERMISSION, ProtectedDestroyMixin
+
 from .config_file import (
     CREDENTIAL_KEYS,
     SECRET_CREDENTIALS,
@@ -39,6 +41,9 @@ class IntegrationSerializer(serializers.ModelSerializer):
             k: (SECRET_MASK if k in SECRET_CREDENTIALS and v else v)
             for k, v in (instance.credentials or {}).items()
         }
+        request = self.context.get("request")
+        if request is None or not request.user.has_perm(WRITE_PERMISSION):
+            data["webhook_path"] = f"/hooks/{SECRET_MASK}/"  # the URL is the secret
         return data
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -67,7 +72,7 @@ class IntegrationSerializer(serializers.ModelSerializer):
         return integration
 
 
-class IntegrationViewSet(viewsets.ModelViewSet):
+class IntegrationViewSet(ProtectedDestroyMixin, viewsets.ModelViewSet):
     serializer_class = IntegrationSerializer
 
     def get_queryset(self) -> QuerySet[Integration]:
@@ -122,7 +127,7 @@ class StepSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class StepViewSet(viewsets.ModelViewSet):
+class StepViewSet(ProtectedDestroyMixin, viewsets.ModelViewSet):
     serializer_class = StepSerializer
     filterset_fields = ("integration", "kind", "enabled")
 
@@ -132,7 +137,7 @@ class StepViewSet(viewsets.ModelViewSet):
         )
 
 
-class FilterViewSet(viewsets.ModelViewSet):
+class FilterViewSet(ProtectedDestroyMixin, viewsets.ModelViewSet):
     serializer_class = FilterSerializer
     filterset_fields = ("step",)
     queryset = StepFilter.objects.order_by("step", "id")

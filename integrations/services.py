@@ -11,7 +11,7 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -273,8 +273,10 @@ def _step_run(
             return _points_step_apply(step, change, event, received_at)
     except StepError as exc:
         return StepOutcome(step, change, "error", str(exc))
-    except DatabaseError:
+    except (OperationalError, InterfaceError):
         raise  # the database is unwell: retry the whole event later
+    except DatabaseError as exc:  # the data did not fit (too long, out of range): this step only
+        return StepOutcome(step, change, "error", f"the database refused the data: {exc}")
     except Exception as exc:
         logger.exception(
             "step %s failed on %s (event %s)", step.pk, change.label, event and event.pk

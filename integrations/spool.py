@@ -73,10 +73,18 @@ def spool_write(*, secret: str, body: bytes, headers: Mapping[str, str], verifie
                 same = False
             if not same:
                 continue
+            if handle.tell() and not _ends_with_newline(path):
+                handle.write("\n")  # a crash cut the last line: start ours on a line of its own
             handle.write(line + "\n")
             handle.flush()
             os.fsync(handle.fileno())
             return spool_id
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1) == b"\n"
 
 
 def spool_pending() -> bool:
@@ -111,10 +119,18 @@ def spool_replay() -> ReplayResult:
                 fcntl.flock(handle, fcntl.LOCK_EX)
                 path.rename(path.with_name(f"replaying-{uuid.uuid4().hex}-{path.name}"))
         for claimed in sorted(directory.glob("replaying-*.jsonl")):
-            for raw in claimed.read_text(encoding="utf-8").splitlines():
-                if raw.strip():
-                    _replay_line(json.loads(raw), by_digest, result, json_problem,
-                                 event_enqueue_on_commit)  # fmt: skip
+            for raw in claimed.read_text(encoding="utf-8", errors="replace").splitlines():
+                if not raw.strip():
+                    continue
+                try:
+                    entry = json.loads(raw)
+                except ValueError:  # a line a crash cut short: keep it aside, go on
+                    with open(directory / "unreadable.txt", "a", encoding="utf-8") as bad:
+                        bad.write(raw + "\n")
+                    logger.error("spool: an unreadable line was set aside in unreadable.txt")
+                    result.rejected += 1
+                    continue
+                _replay_line(entry, by_digest, result, json_problem, event_enqueue_on_commit)
             claimed.unlink()
     if result.stored or result.rejected:
         logger.info("spool replay: %s stored, %s duplicates, %s rejected",

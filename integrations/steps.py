@@ -148,6 +148,7 @@ def filters_failure(step: IntegrationStep, record: Mapping[str, Any] | None) -> 
 
 MAX_POINTS = Decimal("1000000000000")  # the ledger holds 14 digits, 2 after the point
 MAX_TEXT = 2000
+MAX_ID = 200
 
 
 def column_id(record: Mapping[str, Any] | None, path: str, what: str) -> str:
@@ -159,7 +160,7 @@ def column_id(record: Mapping[str, Any] | None, path: str, what: str) -> str:
     if isinstance(raw, list | dict | bool) or (isinstance(raw, float) and not raw.is_integer()):
         raise StepError(f"{what} column '{path}' holds {shown_value(raw)}, not an id")
     text = id_text(raw)
-    if len(text) > 200:
+    if len(text) > MAX_ID:
         raise StepError(f"{what} column '{path}' holds an id of {len(text)} characters")
     return text
 
@@ -213,11 +214,13 @@ class PointsEvaluation:
 
 
 def score_object_id(step: IntegrationStep, change: Change) -> str:
+    found = ""
     if step.score_id and change.current is not None:
-        found = id_text(path_get(change.current, step.score_id))
-        if found:
-            return found
-    return change.object_id
+        found = column_id(change.current, step.score_id, "score id")
+    found = found or change.object_id
+    if len(found) > MAX_ID:
+        raise StepError(f"score id holds an id of {len(found)} characters (at most {MAX_ID})")
+    return found
 
 
 def _points(step: IntegrationStep, record: Mapping[str, Any]) -> tuple[Decimal, Any]:

@@ -8,6 +8,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from rest_framework import filters, serializers, viewsets
 
+from pointagram_site.api import ProtectedDestroyMixin
+
 from .models import Player, PlayerIdentity
 
 
@@ -66,7 +68,7 @@ class PlayerSerializer(serializers.ModelSerializer):
         return player
 
 
-class PlayerViewSet(viewsets.ModelViewSet):
+class PlayerViewSet(ProtectedDestroyMixin, viewsets.ModelViewSet):
     serializer_class = PlayerSerializer
     filter_backends = (filters.SearchFilter, filters.OrderingFilter)
     search_fields = ("name", "email", "identities__external_id")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework import permissions, serializers
+from django.db.models import ProtectedError
+from rest_framework import exceptions, permissions, serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 
@@ -38,3 +39,23 @@ class Pagination(PageNumberPagination):
                     {name: [f"{name} must be a whole number of at least 1, not {value!r}."]}
                 )
         return super().paginate_queryset(queryset, request, view)
+
+
+class Conflict(exceptions.APIException):
+    status_code = 409
+    default_code = "conflict"
+
+
+class ProtectedDestroyMixin:
+    """Deleting what the ledger or stored events refer to is refused with 409, saying why: the
+    ledger is append-only. Archive a player, or disable an integration or a step, instead."""
+
+    def perform_destroy(self, instance: Any) -> None:
+        try:
+            instance.delete()
+        except ProtectedError as exc:
+            count = len(exc.protected_objects)
+            raise Conflict(
+                f"{instance._meta.verbose_name} #{instance.pk} is referred to by {count} ledger "
+                "row(s) or event(s) and cannot be deleted; archive or disable it instead"
+            ) from None

@@ -9,7 +9,6 @@ import django_filters
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status, viewsets
 from rest_framework.exceptions import NotFound
@@ -415,10 +414,11 @@ class ScoreView(APIView):
             player=v["player"],
             series=v["series"],
             points=points,
-            point_time=v.get("score_time") or timezone.now(),
+            point_time=v.get("score_time"),
             point_type=v["point_type"],
             comment=v["comment"],
-            tag_names=tuple(dict.fromkeys(v["tags"])),
+            # One tag per name, whatever its case: "Web" and "web" are one tag.
+            tag_names=tuple({t.lower(): t for t in reversed(v["tags"])}.values())[::-1],
             source_score_id=(v.get("source_score_id") or "").strip(),
         )
         body = ScoreResultSerializer(

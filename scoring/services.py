@@ -303,7 +303,7 @@ def score_add(
     player: Player,
     series: ScoreSeries,
     points: Decimal,
-    point_time: datetime,
+    point_time: datetime | None,
     point_type: PointType | None = None,
     comment: str = "",
     tag_names: tuple[str, ...] = (),
@@ -311,12 +311,14 @@ def score_add(
 ) -> ScoreResult:
     """Add score, the Custom integration (DESIGN §6, §9). With a source_score_id (site-wide) the
     same id again revokes the previous transaction and books the new one, and an identical
-    repeat (player, series, points, point type, tags, comment, score time) books nothing."""
+    repeat (player, series, points, point type, tags, comment, score time) books nothing. Without
+    a score time a score counts from now; a repeat without one keeps the time it has."""
     with transaction.atomic():
         tags = tags_get_or_create(tag_names)
+        when = point_time or timezone.now()
         if not source_score_id:
             row = transaction_book(
-                player=player, series=series, points=points, point_time=point_time,
+                player=player, series=series, points=points, point_time=when,
                 point_type=point_type, comment=comment, tags=tags,
             )  # fmt: skip
             return ScoreResult("booked", [row], row)
@@ -331,14 +333,14 @@ def score_add(
             and sorted(t.name.lower() for t in active.tags.all())
             == sorted(t.name.lower() for t in tags)
             and active.comment == comment
-            and active.point_time == point_time
+            and (point_time is None or active.point_time == point_time)
         ):
             return ScoreResult("unchanged", [], active)
         booked = []
         if active is not None:
             booked.append(transaction_revoke(original=active))
         row = transaction_book(
-            player=player, series=series, points=points, point_time=point_time,
+            player=player, series=series, points=points, point_time=when,
             point_type=point_type, comment=comment, tags=tags, source_object=object_id,
         )  # fmt: skip
         booked.append(row)

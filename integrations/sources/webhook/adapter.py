@@ -59,7 +59,10 @@ def _change(item: dict[str, Any], paths: dict[str, str], index: int) -> Change:
     )
     if not object_type:
         raise DeliveryError(f"{where}: no object type (set paths.object_type or source_type)")
-    object_id = id_text(_get(item, paths, "object_id"))
+    raw_id = _get(item, paths, "object_id")
+    if isinstance(raw_id, list) or (isinstance(raw_id, dict) and "id" not in raw_id):
+        raise DeliveryError(f"{where}: object id at path {paths.get('object_id')!r} is not an id")
+    object_id = id_text(raw_id)
     if not object_id:
         raise DeliveryError(f"{where}: no object id at path {paths.get('object_id', '')!r}")
     action = action_from_words(as_text(_get(item, paths, "action")))
