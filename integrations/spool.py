@@ -62,7 +62,15 @@ def spool_write(*, secret: str, body: bytes, headers: Mapping[str, str], verifie
             "verified": verified,
         }
     )
-    path = spool_dir() / f"spool-{os.getpid()}.jsonl"
+    directory = spool_dir()
+    used = sum(p.stat().st_size for p in directory.glob("*.jsonl"))
+    if used + len(line) > settings.WEBHOOK_SPOOL_MAX_BYTES:
+        # Unknown URLs cannot be told from known ones while the database is down: a cap keeps
+        # a flood of them from filling the disk (the webhook then answers 503).
+        raise OSError(
+            f"the spool holds {used} bytes, its limit is {settings.WEBHOOK_SPOOL_MAX_BYTES}"
+        )
+    path = directory / f"spool-{os.getpid()}.jsonl"
     while True:
         with open(path, "a", encoding="utf-8") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)

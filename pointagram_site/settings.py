@@ -205,6 +205,7 @@ SPECTACULAR_SETTINGS = {
 EVENT_PAYLOAD_DAYS = env_int("EVENT_PAYLOAD_DAYS", 30)
 # Where deliveries are spooled while the database is down (fsynced local files), per machine.
 WEBHOOK_SPOOL_DIR = os.environ.get("WEBHOOK_SPOOL_DIR") or str(BASE_DIR / "var" / "spool")
+WEBHOOK_SPOOL_MAX_BYTES = env_int("WEBHOOK_SPOOL_MAX_BYTES", 1024**3)
 # An event whose processing keeps failing (the source's API down, a crash) is marked failed
 # after this many attempts.
 EVENT_MAX_ATTEMPTS = env_int("EVENT_MAX_ATTEMPTS", 8)

@@ -130,3 +130,17 @@ def test_503_only_when_the_spool_cannot_be_written_either(
 
     assert response.status_code == 503
     assert "try again later" in response.json()["error"]
+
+
+def test_a_full_spool_answers_503(
+    client: Client, spool: Path, settings: Any, database_down: Any
+) -> None:
+    integration = Integration.objects.create(name="PD", type="pipedrive")
+    assert post(client, integration, deal_v2(1)).status_code == 202
+    settings.WEBHOOK_SPOOL_MAX_BYTES = 3000  # room for one spooled delivery
+
+    database_down.start()
+    answers = [post(client, integration, deal_v2(n)).status_code for n in range(2, 5)]
+    database_down.end()
+
+    assert answers == [202, 503, 503]
