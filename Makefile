@@ -7,7 +7,7 @@ PORT ?= 8000
 WEB_CONCURRENCY ?= 4
 WORKER_CONCURRENCY ?= 2
 
-.PHONY: run test lint install install-dev migrate web worker beat clean browser chaos
+.PHONY: run test lint install install-dev migrate web worker beat clean browser chaos bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ browser:
 ## Crash, broker outage and database outage against real processes (restarts PostgreSQL).
 chaos: $(VENV)/.installed-dev
 	$(BIN)/python -m tests.chaos
+
+## Throughput, latency and memory against floors measured in the same run (needs wrk).
+bench: $(VENV)/.installed-dev
+	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+	$(BIN)/python -m tests.bench
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .

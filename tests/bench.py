@@ -1,0 +1,337 @@
+"""`make bench`: the production shape on this machine, measured against floors in the same run.
+
+Starts PostgreSQL-backed gunicorn (4 sync workers) and Celery workers (2 processes, Redis on port
+6391, acks_late) on a database of their own (pointagram_bench); load comes from wrk in a second
+process. Prints figures, then one line per ratio:
+
+    ratio ingest_throughput X    project / floor (bare view: parse JSON, one INSERT)
+    ratio ingest_p99 X           project / floor
+    ratio processing_throughput X  project / floor (one trivial task per event)
+    ratio leaderboard_month X    project request time / plain GROUP BY query time, 1M rows
+    ratio profile_page X         project request time / plain GROUP BY query time
+    rss_mb web X
+    rss_mb worker X
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+import tests.chaos as chaos
+from tests.chaos import BIN, PG, ROOT, Process, free_port, port_open, sh, wait
+
+DB = "pointagram_bench"
+REDIS_PORT = 6391
+WEB_PORT = free_port()
+FLOOR_PORT = free_port()
+EVENTS = int(os.environ.get("BENCH_EVENTS", "3000"))
+ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
+SECONDS = os.environ.get("BENCH_SECONDS", "10")
+ENV = {
+    **os.environ,
+    "DJANGO_SETTINGS_MODULE": "pointagram_site.settings",
+    "DATABASE_URL": f"{PG}/{DB}",
+    "CELERY_BROKER_URL": f"redis://127.0.0.1:{REDIS_PORT}/0",
+    "SECRET_KEY": "bench-" + uuid.uuid4().hex * 2,
+    "DEBUG": "0",
+    "ALLOWED_HOSTS": "127.0.0.1",
+    "SECURE_SSL_REDIRECT": "0",
+    "LOG_LEVEL": "WARNING",
+    "WEBHOOK_SPOOL_DIR": str(ROOT / "var" / "bench-spool"),
+    # Plain HTTP on loopback: cookies must not be Secure-only.
+    "SESSION_COOKIE_SECURE": "0",
+    "CSRF_COOKIE_SECURE": "0",
+}
+LUA = """
+counter = 0
+local threads = 0
+function setup(thread) threads = threads + 1; thread:set("tid", threads) end
+function request()
+  counter = counter + 1
+  local id = tid * 10000000 + counter
+  local body = string.format([[{"data": {"id": %d, "status": "won", "value": 120, "owner_id": 1001,
+    "currency": "EUR", "title": "Deal #new", "won_time": "2024-05-01T10:00:00Z",
+    "update_time": "2024-05-01T10:00:00Z"}, "previous": {"status": "open"},
+    "meta": {"action": "change", "entity": "deal", "entity_id": "%d", "id": "bench-%d",
+    "timestamp": "2024-05-01T10:00:00Z", "version": "2.0"}}]], id, id, id)
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
+end
+"""
+
+
+def setup_database() -> Any:
+    import psycopg
+
+    chaos.ENV.clear()  # the helpers shared with `make chaos` run with this file's environment
+    chaos.ENV.update(ENV)
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DB}")
+    sh(str(BIN / "python"), "manage.py", "migrate", "--noinput")
+    os.environ.update(ENV)
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE bench_floor (id bigserial PRIMARY KEY, body jsonb)")
+        cursor.execute("CREATE TABLE bench_floor_jobs (id bigint PRIMARY KEY, done boolean)")
+    from integrations.config_file import integration_import
+    from players.services import player_upsert
+
+    steps = []
+    for n, (points, point_type, flt) in enumerate([
+        ("value", "", {"field": "value", "operator": "gt", "values": ["0"]}),
+        ("10", "", {"field": "value", "operator": "gt", "values": ["100"]}),
+        ("", "stage", {"field": "stage", "operator": "not_empty", "values": []}),
+        ("value", "", {"field": "currency", "operator": "in", "values": ["EUR", "USD"]}),
+        ("1", "", {"field": "title", "operator": "contains", "values": ["deal"]}),
+    ]):  # fmt: skip
+        steps.append({
+            "kind": "points", "name": f"Step {n}", "source_type": "deal",
+            "series": "Stages" if point_type else f"Series {n}", "points": points,
+            "point_type": point_type, "player_id": "owner_id", "player_id_prefix": "pd:",
+            "tags": ["status", "#title"], "comment": "title",
+            "filters": [{"field": "status", "values": ["won"]}, flt],
+        })  # fmt: skip
+    integration, _ = integration_import(data={
+        "name": "Bench", "type": "pipedrive", "steps": steps,
+        "series": [{"name": "Stages", "point_types": [{"name": "Demo", "points": 5},
+                                                        {"name": "Closing", "points": 20}]}],
+    })  # fmt: skip
+    for n in range(20):
+        player_upsert(external_id=f"pd:{1001 + n}", name=f"Seller {n}", email="")
+    return integration
+
+
+def wrk(url: str) -> dict[str, float]:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(LUA)
+    out = subprocess.run(["wrk", "-t2", "-c16", f"-d{SECONDS}s", "--latency", "-s", script.name, url],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+
+    def ms(label: str) -> float:
+        match = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if not match:
+            raise SystemExit(f"bench: cannot read {label}% from wrk:\n{out}")
+        return float(match.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(2)]
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "rps": rps,
+        "p50": ms("50"),
+        "p99": ms("99"),
+        "errors": float(non2xx.group(1)) if non2xx else 0,
+    }
+
+
+def rss_mb(proc: Process) -> float:
+    """Peak RSS (VmHWM) of the process's children: gunicorn workers, Celery pool processes."""
+    assert proc.proc is not None
+    peaks = []
+    for child in Path("/proc").iterdir():
+        if not child.name.isdigit():
+            continue
+        try:
+            status = (child / "status").read_text()
+        except OSError:
+            continue
+        if re.search(rf"^PPid:\s+{proc.proc.pid}$", status, re.M):
+            match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.M)
+            if match:
+                peaks.append(int(match.group(1)) / 1024)
+    return max(peaks) if peaks else 0.0
+
+
+def drain_seconds(publish: Any, done: Any, count: int) -> float:
+    start = time.monotonic()
+    publish()
+    wait(lambda: done() >= count, 600, "the queue to drain")
+    return time.monotonic() - start
+
+
+def processing(integration: Any) -> tuple[float, float]:
+    import json
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from integrations.models import WebhookEvent
+    from integrations.tasks import event_process_task
+    from tests.bench_floor import floor_task
+
+    now = time.time()
+    events = WebhookEvent.objects.bulk_create(
+        WebhookEvent(integration=integration, received_at=timezone.now(),
+                     body=json.dumps({
+                         "data": {"id": n, "status": "won", "value": 50 + n % 900, "owner_id": 1001 + n % 20,
+                                  "currency": "EUR", "stage": "Demo" if n % 2 else "Closing",
+                                  "title": f"Deal {n} #bench", "update_time": "2024-05-01T10:00:00Z"},
+                         "meta": {"action": "change", "entity": "deal", "entity_id": str(n),
+                                  "id": f"p-{n}-{now}", "version": "2.0"}}).encode())
+        for n in range(EVENTS)
+    )  # fmt: skip
+    ids = [e.pk for e in events]
+
+    def project_done() -> int:
+        connection.close()
+        return WebhookEvent.objects.filter(pk__in=ids).exclude(status="pending").count()
+
+    project = drain_seconds(
+        lambda: [event_process_task.delay(i) for i in ids], project_done, EVENTS
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO bench_floor_jobs SELECT g, false FROM generate_series(1, %s) g", [EVENTS]
+        )
+
+    def floor_done() -> int:
+        connection.close()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM bench_floor_jobs WHERE done")
+            return int(cursor.fetchone()[0])
+
+    floor = drain_seconds(
+        lambda: [floor_task.delay(n) for n in range(1, EVENTS + 1)], floor_done, EVENTS
+    )
+    return EVENTS / project, EVENTS / floor
+
+
+def ledger_data() -> tuple[int, int]:
+    """1M ledger rows, 10,000 players, 5 series over a year; totals as the service keeps them."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO players_player (name, email, status, created_at) "
+            "SELECT 'Player ' || g, '', 'offline', now() FROM generate_series(1, 10000) g"
+        )
+        cursor.execute(
+            "INSERT INTO scoring_scoreseries (name) SELECT 'Bench ' || g FROM generate_series(1, 5) g"
+        )
+        cursor.execute("SELECT min(id) FROM players_player WHERE name LIKE 'Player %%'")
+        first_player = cursor.fetchone()[0]
+        cursor.execute("SELECT min(id) FROM scoring_scoreseries WHERE name LIKE 'Bench %%'")
+        first_series = cursor.fetchone()[0]
+        cursor.execute(
+            "INSERT INTO scoring_transaction (player_id, series_id, points, comment, point_time, "
+            "created_at, kind, source_object) SELECT %s + (g * 7919) %% 10000, %s + g %% 5, "
+            "(g %% 97) + 1, '', now() - ((g %% 365) || ' days')::interval - ((g %% 24) || ' hours')::interval, "
+            "now(), 'award', '' FROM generate_series(1, %s) g",
+            [first_player, first_series, ROWS],
+        )
+        cursor.execute("ANALYZE")
+    from scoring.services import totals_rebuild
+
+    totals_rebuild()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return first_player, first_series
+
+
+def timed(fn: Any, runs: int = 20) -> tuple[float, float]:
+    times = []
+    fn()  # warm
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    times.sort()
+    return statistics.median(times), times[int(len(times) * 0.95) - 1]
+
+
+def main() -> int:
+    integration = setup_database()
+    sh("redis-server", "--port", str(REDIS_PORT), "--bind", "127.0.0.1", "--save", "",
+       "--appendonly", "no", "--daemonize", "yes")  # fmt: skip
+    os.environ.update(ENV)
+    web = Process("bench-web", str(BIN / "gunicorn"), "pointagram_site.wsgi", "--workers", "4",
+                  "--bind", f"127.0.0.1:{WEB_PORT}")  # fmt: skip
+    floor_web = Process("bench-floor", str(BIN / "gunicorn"), "tests.bench_floor:app", "--workers", "4",
+                        "--bind", f"127.0.0.1:{FLOOR_PORT}")  # fmt: skip
+    worker = Process("bench-worker", str(BIN / "celery"), "-A", "pointagram_site", "worker",
+                     "--concurrency", "2", "--loglevel", "WARNING", "--include", "tests.bench_floor")  # fmt: skip
+    procs = [web, floor_web, worker]
+    try:
+        for proc in procs:
+            proc.start()
+        wait(lambda: port_open(WEB_PORT) and port_open(FLOOR_PORT), 60, "gunicorn")
+        time.sleep(3)  # the worker connects
+        ingest = wrk(f"http://127.0.0.1:{WEB_PORT}{integration.webhook_path}")
+        ingest_floor = wrk(f"http://127.0.0.1:{FLOOR_PORT}/floor/")
+        sh(
+            "redis-cli", "-p", str(REDIS_PORT), "flushall"
+        )  # ingest's queued events: not measured here
+        project_eps, floor_eps = processing(integration)
+        first_player, first_series = ledger_data()
+
+        from django.contrib.auth.models import User
+        from django.db import connection
+        from rest_framework.authtoken.models import Token
+
+        from scoring.selectors import period_bounds
+
+        user = User.objects.create_user("bench", is_staff=True, password="bench-pass-123")
+        token = Token.objects.create(user=user).key
+        since, until = period_bounds("month")
+        client = httpx.Client(base_url=f"http://127.0.0.1:{WEB_PORT}", timeout=60)
+        login = client.get("/admin/login/")
+        client.post("/admin/login/", data={"username": "bench", "password": "bench-pass-123",
+                    "csrfmiddlewaretoken": login.cookies.get("csrftoken", "")},
+                    headers={"Referer": f"http://127.0.0.1:{WEB_PORT}/admin/login/"})  # fmt: skip
+        board = timed(lambda: client.get(f"/api/v1/leaderboards/{first_series}/?period=month",
+                                         headers={"Authorization": f"Token {token}"}).raise_for_status())  # fmt: skip
+        profile = timed(lambda: client.get(f"/players/{first_player}/").raise_for_status())
+
+        def plain_query() -> None:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT player_id, SUM(points) FROM scoring_transaction WHERE series_id = %s "
+                               "AND point_time >= %s AND point_time < %s GROUP BY player_id ORDER BY 2 DESC",
+                               [first_series, since, until])  # fmt: skip
+                cursor.fetchall()
+
+        floor_query = timed(plain_query)
+        web_rss, worker_rss = rss_mb(web), rss_mb(worker)
+    finally:
+        for proc in procs:
+            proc.kill()
+        sh("redis-cli", "-p", str(REDIS_PORT), "shutdown", "nosave", check=False)
+
+    print(
+        f"machine: {os.cpu_count()} cores; wrk -t2 -c16 -d{SECONDS}s; {EVENTS} events; {ROWS} ledger rows"
+    )
+    print(
+        f"ingest  project {ingest['rps']:.0f} req/s p50 {ingest['p50']:.2f} ms p99 {ingest['p99']:.2f} ms "
+        f"(non-2xx {ingest['errors']:.0f}); floor {ingest_floor['rps']:.0f} req/s "
+        f"p50 {ingest_floor['p50']:.2f} ms p99 {ingest_floor['p99']:.2f} ms"
+    )
+    print(f"processing  project {project_eps:.0f} events/s; floor {floor_eps:.0f} tasks/s")
+    print(
+        f"leaderboard month  median {board[0]:.1f} ms p95 {board[1]:.1f} ms; profile median {profile[0]:.1f} ms "
+        f"p95 {profile[1]:.1f} ms; plain GROUP BY median {floor_query[0]:.1f} ms p95 {floor_query[1]:.1f} ms"
+    )
+    print(f"ratio ingest_throughput {ingest['rps'] / ingest_floor['rps']:.2f}")
+    print(f"ratio ingest_p99 {ingest['p99'] / ingest_floor['p99']:.2f}")
+    print(f"ratio processing_throughput {project_eps / floor_eps:.2f}")
+    print(f"ratio leaderboard_month {board[0] / floor_query[0]:.2f}")
+    print(f"ratio profile_page {profile[0] / floor_query[0]:.2f}")
+    print(f"rss_mb web {web_rss:.0f}")
+    print(f"rss_mb worker {worker_rss:.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
