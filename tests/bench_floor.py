@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 from celery import shared_task
 from django.core.wsgi import get_wsgi_application
@@ -40,7 +41,7 @@ def floor_task(n: int) -> None:
         cursor.execute("UPDATE bench_floor_jobs SET done = true WHERE id = %s", [n])
 
 
-def _app():  # type: ignore[no-untyped-def]
+def _app() -> Any:
     application = get_wsgi_application()
     from django.conf import settings
 
