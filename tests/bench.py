@@ -228,7 +228,7 @@ def ledger_data() -> tuple[int, int]:
         first_series = cursor.fetchone()[0]
         cursor.execute(
             "INSERT INTO scoring_transaction (player_id, series_id, points, comment, point_time, "
-            "created_at, kind, source_object) SELECT %s + (g * 7919) %% 10000, %s + g %% 5, "
+            "created_at, kind, source_object) SELECT %s + (g::bigint * 7919) %% 10000, %s + g %% 5, "
             "(g %% 97) + 1, '', now() - ((g %% 365) || ' days')::interval - ((g %% 24) || ' hours')::interval, "
             "now(), 'award', '' FROM generate_series(1, %s) g",
             [first_player, first_series, ROWS],
