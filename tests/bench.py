@@ -49,6 +49,8 @@ ENV = {
     "SECURE_SSL_REDIRECT": "0",
     "LOG_LEVEL": "WARNING",
     "WEBHOOK_SPOOL_DIR": str(ROOT / "var" / "bench-spool"),
+    # Production keeps database connections open between requests (the floors too).
+    "DATABASE_CONN_MAX_AGE": "60",
     # Plain HTTP on loopback: cookies must not be Secure-only.
     "SESSION_COOKIE_SECURE": "0",
     "CSRF_COOKIE_SECURE": "0",
