@@ -72,17 +72,22 @@ MAX_JSON_DEPTH = 64
 
 def json_problem(body: bytes) -> str:
     """Why a body is not a JSON delivery we accept, or "" when it is."""
+    return json_parse(body)[1]
+
+
+def json_parse(body: bytes) -> tuple[Any, str]:
+    """The delivery's JSON and "", or None and why it is not a delivery we accept."""
     try:
         payload = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        return f"body is not UTF-8 text: {exc}"
+        return None, f"body is not UTF-8 text: {exc}"
     except RecursionError:
-        return f"body nests deeper than {MAX_JSON_DEPTH} levels"
+        return None, f"body nests deeper than {MAX_JSON_DEPTH} levels"
     except ValueError as exc:
-        return f"body is not valid JSON: {exc}"
+        return None, f"body is not valid JSON: {exc}"
     if _depth(payload) > MAX_JSON_DEPTH:
-        return f"body nests deeper than {MAX_JSON_DEPTH} levels"
-    return ""
+        return None, f"body nests deeper than {MAX_JSON_DEPTH} levels"
+    return payload, ""
 
 
 def _depth(value: Any) -> int:
@@ -183,13 +188,13 @@ def _event_split(event: WebhookEvent) -> list[Change] | Verdict:
     integration = event.integration
     if event.payload_pruned_at is not None:
         return Verdict(WebhookEvent.Status.FAILED, "the payload was pruned: nothing to process")
-    problem = json_problem(bytes(event.body))
+    payload, problem = json_parse(bytes(event.body))
     if problem:
         return Verdict(WebhookEvent.Status.FAILED, problem)
     if not integration.enabled:
         return Verdict(WebhookEvent.Status.IGNORED, outcome=[{"message": "integration disabled"}])
     try:
-        return adapter_for(integration.type).split(integration, json.loads(event.body_text))
+        return adapter_for(integration.type).split(integration, payload)
     except DeliveryError as exc:
         return Verdict(WebhookEvent.Status.FAILED, str(exc))
     except (SourceUnavailable, DatabaseError):
