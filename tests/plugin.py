@@ -19,6 +19,9 @@ SCREENSHOTS = ROOT / "var" / "screenshots"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Tests with the real Celery worker run last: once started, the worker takes every task a
+    # later test queues, and could hold row locks while that test's teardown empties the tables.
+    items.sort(key=lambda item: "celery_worker" in getattr(item, "fixturenames", ()))
     if test_settings.SERVICES_AVAILABLE:
         return
     skip = pytest.mark.skip(reason="PostgreSQL/Redis not reachable: make test fell back to SQLite")
