@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from players.models import Player
@@ -110,17 +109,34 @@ def transaction_book(
 def daily_total_add(
     *, player: Player, series: ScoreSeries, point_time: datetime, points: Decimal
 ) -> None:
-    """Keep the maintained total of (series, day, player) equal to the ledger, in the caller's
-    transaction."""
-    day = timezone.localtime(point_time).date()
-    rows = DailyTotal.objects.filter(series=series, day=day, player=player)
-    if rows.update(points=F("points") + points):
+    """Keep the maintained totals equal to the ledger, in the caller's transaction."""
+    totals_add([(series.pk, player.pk, point_time, points)])
+
+
+def totals_add(rows: list[tuple[int, int, datetime, Decimal]]) -> None:
+    """Add ledger rows (series id, player id, point time, points) to the maintained totals of
+    (series, day, player), in the caller's transaction: one upsert for all of them.
+
+    Keys go in sorted order, so two workers adding to the same totals wait for each other
+    instead of deadlocking."""
+    sums: dict[tuple[int, date, int], Decimal] = {}
+    for series_id, player_id, point_time, points in rows:
+        key = (series_id, timezone.localtime(point_time).date(), player_id)
+        sums[key] = sums.get(key, Decimal(0)) + points
+    if not sums:
         return
-    try:
-        with transaction.atomic():  # savepoint: another worker may create the row first
-            DailyTotal.objects.create(series=series, day=day, player=player, points=points)
-    except IntegrityError:
-        rows.update(points=F("points") + points)
+    table = connection.ops.quote_name(DailyTotal._meta.db_table)
+    values = ", ".join(["(%s, %s, %s, %s)"] * len(sums))
+    params: list[object] = []
+    for (series_id, day, player_id), points in sorted(sums.items()):
+        params += [series_id, day, player_id, points]
+    with connection.cursor() as cursor:
+        cursor.execute(  # the table name is ours; every value is a parameter
+            f"INSERT INTO {table} (series_id, day, player_id, points) VALUES {values} "  # noqa: S608
+            f"ON CONFLICT (series_id, day, player_id) DO UPDATE "
+            f"SET points = {table}.points + EXCLUDED.points",
+            params,
+        )
 
 
 def totals_rebuild() -> int:
