@@ -72,6 +72,8 @@ class WebhookEvent(models.Model):
         max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True
     )
     attempts = models.PositiveIntegerField(default=0)
+    # A drain task took the event for its batch until then; other drains leave it alone.
+    claimed_until = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     outcome = models.JSONField(default=list, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)

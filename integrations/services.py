@@ -11,7 +11,7 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -19,7 +19,13 @@ from scoring.services import NoAward, award_reconcile
 
 from .models import Integration, IntegrationStep, SeenChange, WebhookEvent, webhook_secret_generate
 from .sources import Change, DeliveryError, SourceUnavailable, adapter_for
-from .steps import StepError, StepOutcome, points_step_evaluate, users_step_apply
+from .steps import (
+    StepError,
+    StepOutcome,
+    points_step_evaluate,
+    score_object_id,
+    users_step_apply,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -39,22 +45,25 @@ class Receipt:
     error: str  # empty when the delivery was accepted for processing
 
 
+class IntegrationChanged(Exception):
+    """The integration was changed (or its URL rotated) after the caller read it."""
+
+
 def webhook_receive(
-    *, integration: Integration, body: bytes, headers: Mapping[str, str]
+    *, integration: Integration, body: bytes, headers: Mapping[str, str], guarded: bool = False
 ) -> Receipt:
-    """Store a delivery; enqueue its processing once the row is committed.
+    """Store a delivery; have it processed once the row is committed.
 
     A body that is not JSON is stored as `failed` with the reason, so an admin can see what the
-    source sent, and is never processed.
+    source sent, and is never processed. `guarded`: store it only if the integration is still
+    as the caller read it (same secret, not changed since), in the same statement; otherwise
+    raise IntegrationChanged and store nothing.
     """
     error = json_problem(body)
 
     # `headers` is case-insensitive when it comes from request.headers.
     kept = {name: headers[name] for name in KEPT_HEADERS if name in headers}
-    # One INSERT, committed on its own (no BEGIN/COMMIT round trips on the hot path); the task
-    # is queued once it is committed: right away in autocommit, or when the caller's
-    # transaction commits.
-    event = WebhookEvent.objects.create(
+    event = WebhookEvent(
         integration=integration,
         received_at=timezone.now(),
         headers=kept,
@@ -62,9 +71,74 @@ def webhook_receive(
         status=WebhookEvent.Status.FAILED if error else WebhookEvent.Status.PENDING,
         error=error,
     )
+    # One INSERT, committed on its own (no BEGIN/COMMIT round trips on the hot path).
+    if guarded:
+        _event_insert_guarded(event, integration)
+    else:
+        event.save(force_insert=True)
     if not error:
-        event_enqueue_on_commit(event_id=event.pk)
+        # After the commit: right away in autocommit, or when the caller's transaction commits.
+        transaction.on_commit(events_wake, robust=True)
     return Receipt(event=event, error=error)
+
+
+def _event_insert_guarded(event: WebhookEvent, integration: Integration) -> None:
+    """INSERT the event only while the integration has the secret and version the caller
+    authenticated the delivery against: one round trip on PostgreSQL."""
+    if connection.vendor != "postgresql":
+        current = Integration.objects.filter(
+            pk=integration.pk,
+            webhook_secret=integration.webhook_secret,
+            updated_at=integration.updated_at,
+        )
+        if not current.exists():
+            raise IntegrationChanged
+        event.save(force_insert=True)
+        return
+    sql, variable = _guarded_insert_sql()
+    values = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in variable]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql, [*values, integration.pk, integration.webhook_secret, integration.updated_at]
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise IntegrationChanged
+    event.pk = row[0]
+    event._state.adding = False
+
+
+# What a delivery sets; every other column of a new event holds its default.
+_DELIVERY_FIELDS = ("integration", "received_at", "headers", "body", "status", "error")
+_guarded_insert: tuple[str, list[Any]] | None = None
+
+
+def _guarded_insert_sql() -> tuple[str, list[Any]]:
+    """The INSERT ... SELECT of _event_insert_guarded, written once per process from the model:
+    the defaults as literals, a parameter for each field a delivery sets."""
+    global _guarded_insert
+    if _guarded_insert is None:
+        quote = connection.ops.quote_name
+        fields = [f for f in WebhookEvent._meta.concrete_fields if not f.primary_key]
+        blank = WebhookEvent()
+        variable, values = [], []
+        for f in fields:
+            cast = f"CAST(%s AS {f.db_type(connection)!s})"
+            if f.name in _DELIVERY_FIELDS:
+                variable.append(f)
+                values.append(cast)
+            else:
+                default = f.get_db_prep_save(getattr(blank, f.attname), connection)
+                literal = connection.ops.compose_sql(cast, [default])  # type: ignore[attr-defined]
+                values.append(literal.replace("%", "%%"))
+        columns = ", ".join(quote(str(f.column)) for f in fields)
+        _guarded_insert = (
+            f"INSERT INTO {quote(WebhookEvent._meta.db_table)} ({columns}) "  # noqa: S608
+            f"SELECT {', '.join(values)} FROM {quote(Integration._meta.db_table)} "
+            "WHERE id = %s AND webhook_secret = %s AND updated_at = %s RETURNING id",
+            variable,
+        )
+    return _guarded_insert
 
 
 MAX_JSON_DEPTH = 64
@@ -113,7 +187,213 @@ def event_enqueue_on_commit(*, event_id: int) -> None:
     transaction.on_commit(partial(event_process_task.delay, event_id), robust=True)
 
 
-def event_process(*, event_id: int) -> WebhookEvent | None:
+def events_wake() -> None:
+    """Make sure a drain task starts after this moment (so it sees every event committed
+    before it), without queueing a task per delivery.
+
+    A flag in Redis says a drain is queued and has not started yet; only the delivery that sets
+    it queues a task. The drain clears the flag before it claims events, so an event committed
+    before a failed attempt to set the flag is claimed by that queued drain. The flag expires:
+    a task lost with its broker is queued again by a later delivery (and the sweeper catches
+    what is left pending meanwhile)."""
+    from .tasks import events_drain_task
+
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        events_drain_task.delay()
+        return
+    flags = _redis()
+    if flags.set(WAKE_FLAG, "1", nx=True, ex=WAKE_FLAG_SECONDS):
+        try:
+            events_drain_task.delay()
+        except Exception:
+            flags.delete(WAKE_FLAG)
+            raise
+
+
+WAKE_FLAG = f"pointagram:{settings.CELERY_TASK_DEFAULT_QUEUE}:drain-queued"
+WAKE_FLAG_SECONDS = 30
+_redis_client: Any = None
+
+
+def _redis() -> Any:
+    global _redis_client
+    if _redis_client is None:
+        import redis
+
+        _redis_client = redis.Redis.from_url(
+            settings.CELERY_BROKER_URL, socket_timeout=5, socket_connect_timeout=5
+        )
+    return _redis_client
+
+
+class BatchFallback(Exception):
+    """Something in a batch needs the careful path: roll the batch back and process its events
+    one at a time, each step in a savepoint."""
+
+
+def events_drain(*, limit: int | None = None, more: Any = None) -> int:
+    """Claim up to `limit` pending events (oldest first) and process them in one transaction,
+    reading what they share once and writing the ledger with a statement per kind. Returns how
+    many were claimed; when the batch was full, `more()` queues the next drain first, so the
+    workers share a backlog.
+
+    Exactly once: events are locked and re-checked as pending inside the transaction, and the
+    ledger, award states, totals and statuses commit together or not at all. Per object: award
+    states are locked up front in one sorted order, and events are applied in arrival order.
+    Anything unusual (a step error, data the database refuses, an unexpected exception) rolls
+    the batch back and processes its events one at a time as `event_process` does."""
+    if settings.CELERY_BROKER_URL and not settings.CELERY_TASK_ALWAYS_EAGER:
+        _redis().delete(WAKE_FLAG)
+    limit = limit or settings.EVENT_BATCH_SIZE
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            WebhookEvent.objects.select_for_update(skip_locked=True)
+            .filter(status=WebhookEvent.Status.PENDING)
+            .exclude(claimed_until__gt=now)
+            .order_by("id")
+            .values_list("pk", flat=True)[:limit]
+        )
+        # Counted before processing, so that attempts that crashed are still counted.
+        WebhookEvent.objects.filter(pk__in=ids).update(
+            attempts=F("attempts") + 1,
+            claimed_until=now + timedelta(seconds=settings.EVENT_CLAIM_SECONDS),
+        )
+    if not ids:
+        return 0
+    if len(ids) == limit and more is not None:
+        more()
+    try:
+        _batch_process(ids)
+    except BaseException:
+        # Let the next drain have them at once (a deadlock or an outage: the task retries).
+        WebhookEvent.objects.filter(pk__in=ids).update(claimed_until=None)
+        raise
+    return len(ids)
+
+
+def _batch_process(ids: list[int]) -> None:
+    events = WebhookEvent.objects.select_related("integration").filter(pk__in=ids).order_by("id")
+    splits: dict[int, list[Change] | Verdict] = {}
+    for event in events:
+        if event.status != WebhookEvent.Status.PENDING:
+            continue
+        if event.attempts > settings.EVENT_MAX_ATTEMPTS:
+            _event_give_up(event)
+            continue
+        try:
+            splits[event.pk] = _event_split(event)
+        except SourceUnavailable as exc:
+            # Stays pending; the sweeper queues it on its own, with retries and backoff.
+            event_retry_note(event_id=event.pk, error=f"will retry: {exc}")
+    if not splits:
+        return
+    try:
+        _batch_apply(splits)
+    except (OperationalError, InterfaceError):
+        raise  # the database is unwell: the task retries
+    except (BatchFallback, DatabaseError) as exc:
+        cause = exc.__cause__ or exc
+        logger.warning("a batch of %s events goes one at a time: %r", len(splits), cause)
+        for event_id in splits:
+            event_process(event_id=event_id, count_attempt=False)
+
+
+def _batch_apply(splits: dict[int, list[Change] | Verdict]) -> None:
+    from scoring.batch import booking_batch, rows_update
+    from scoring.services import award_states_lock
+
+    with transaction.atomic(), booking_batch() as batch:
+        if batch is None:  # not PostgreSQL: the careful path is the only one
+            raise BatchFallback
+        locked = list(
+            WebhookEvent.objects.select_for_update(of=("self",))
+            .select_related("integration")
+            .filter(pk__in=list(splits), status=WebhookEvent.Status.PENDING)
+            .order_by("id")
+        )
+        steps: dict[int, list[IntegrationStep]] = {}
+        keys: list[tuple[int | None, str]] = []
+        seen_keys: list[SeenChange] = []
+        for event in locked:
+            split = splits[event.pk]
+            if isinstance(split, Verdict):
+                continue
+            if event.integration_id not in steps:
+                steps[event.integration_id] = _steps_enabled(event.integration)
+            for change in split:
+                if change.ignored:
+                    continue
+                if change.dedupe_key:
+                    key = change.dedupe_key[:255]
+                    seen = SeenChange(integration_id=event.integration_id, key=key, event=event)
+                    seen_keys.append(seen)
+                for step in steps[event.integration_id]:
+                    if step.kind == IntegrationStep.Kind.POINTS and _step_listens(step, change):
+                        try:
+                            keys.append((step.pk, score_object_id(step, change)))
+                        except StepError:
+                            raise BatchFallback from None
+        # The first event to record a change's key owns it; later ones are duplicates. Sorted,
+        # so two drains meeting the same keys wait for each other instead of deadlocking.
+        seen_keys.sort(key=lambda seen: (seen.integration_id, seen.key, seen.event_id))
+        SeenChange.objects.bulk_create(seen_keys, ignore_conflicts=True)
+        owners = {
+            (row.integration_id, row.key): row.event_id
+            for row in SeenChange.objects.filter(key__in={s.key for s in seen_keys})
+        }
+        award_states_lock(keys=keys)
+        done = timezone.now()
+        for event in locked:
+            split = splits[event.pk]
+            if isinstance(split, Verdict):
+                verdict = split
+            else:
+                _event_describe(event, split)
+                verdict = changes_apply(
+                    integration=event.integration,
+                    changes=split,
+                    event=event,
+                    received_at=event.received_at,
+                    steps=steps[event.integration_id],
+                    owners=owners,
+                )
+            event.status, event.error = verdict.status, verdict.error
+            event.outcome, event.processed_at = verdict.outcome, done
+        batch.flush()
+        rows_update(locked, EVENT_RESULT_FIELDS)
+
+
+EVENT_RESULT_FIELDS = ["status", "error", "outcome", "processed_at", "source_type", "object_refs"]
+
+
+def _event_give_up(event: WebhookEvent) -> None:
+    """Crashed or kept failing this often: stop, and show why in the admin."""
+    last = f"; last error: {event.error}" if event.error else ""
+    WebhookEvent.objects.filter(pk=event.pk, status=WebhookEvent.Status.PENDING).update(
+        status=WebhookEvent.Status.FAILED,
+        error=f"gave up after {event.attempts - 1} attempts{last}",
+        processed_at=timezone.now(),
+    )
+    event.refresh_from_db()
+
+
+def _event_describe(event: WebhookEvent, split: list[Change]) -> None:
+    event.source_type = next((c.object_type for c in split if not c.ignored), "")[:50]
+    refs = dict.fromkeys(f"{c.object_type}:{c.object_id}" for c in split)
+    event.object_refs = " ".join(refs)[:1000]
+
+
+def _steps_enabled(integration: Integration) -> list[IntegrationStep]:
+    return list(
+        integration.steps.filter(enabled=True)
+        .select_related("series")
+        .prefetch_related("filters")
+        .order_by("order", "id")
+    )
+
+
+def event_process(*, event_id: int, count_attempt: bool = True) -> WebhookEvent | None:
     """Process one stored event, exactly once.
 
     The delivery is split into changes first, outside any transaction (HubSpot's records come
@@ -124,9 +404,10 @@ def event_process(*, event_id: int) -> WebhookEvent | None:
     the event pending, so the task retries later.
     """
     # Counted outside the transaction so that attempts that crashed are still counted.
-    WebhookEvent.objects.filter(pk=event_id, status=WebhookEvent.Status.PENDING).update(
-        attempts=F("attempts") + 1
-    )
+    if count_attempt:
+        WebhookEvent.objects.filter(pk=event_id, status=WebhookEvent.Status.PENDING).update(
+            attempts=F("attempts") + 1
+        )
     event = WebhookEvent.objects.select_related("integration").filter(pk=event_id).first()
     if event is None:
         logger.warning("event %s does not exist; nothing to process", event_id)
@@ -134,14 +415,7 @@ def event_process(*, event_id: int) -> WebhookEvent | None:
     if event.status != WebhookEvent.Status.PENDING:
         return event
     if event.attempts > settings.EVENT_MAX_ATTEMPTS:
-        # Crashed or kept failing this often: stop, and show why in the admin.
-        last = f"; last error: {event.error}" if event.error else ""
-        WebhookEvent.objects.filter(pk=event_id, status=WebhookEvent.Status.PENDING).update(
-            status=WebhookEvent.Status.FAILED,
-            error=f"gave up after {event.attempts - 1} attempts{last}",
-            processed_at=timezone.now(),
-        )
-        event.refresh_from_db()
+        _event_give_up(event)
         return event
     split = _event_split(event)
     with transaction.atomic():
@@ -155,9 +429,7 @@ def event_process(*, event_id: int) -> WebhookEvent | None:
         if isinstance(split, Verdict):
             verdict = split
         else:
-            locked.source_type = next((c.object_type for c in split if not c.ignored), "")[:50]
-            refs = dict.fromkeys(f"{c.object_type}:{c.object_id}" for c in split)
-            locked.object_refs = " ".join(refs)[:1000]
+            _event_describe(locked, split)
             verdict = changes_apply(
                 integration=locked.integration,
                 changes=split,
@@ -168,11 +440,7 @@ def event_process(*, event_id: int) -> WebhookEvent | None:
         locked.error = verdict.error
         locked.outcome = verdict.outcome
         locked.processed_at = timezone.now()
-        locked.save(
-            update_fields=[
-                "status", "error", "outcome", "processed_at", "source_type", "object_refs",
-            ]
-        )  # fmt: skip
+        locked.save(update_fields=EVENT_RESULT_FIELDS)
     return locked
 
 
@@ -210,17 +478,16 @@ def changes_apply(
     changes: list[Change],
     event: WebhookEvent | None,
     received_at: datetime,
+    steps: list[IntegrationStep] | None = None,
+    owners: dict[tuple[int, str], int] | None = None,
 ) -> Verdict:
     """Run every matching enabled step over every change, in order: the one path by which
     webhooks and pull syncs book points. `event` is None for changes pulled from an API (they
-    carry no dedupe key). The caller holds a transaction."""
+    carry no dedupe key). The caller holds a transaction. A batch passes the steps it read and
+    the events that own the changes' keys (recorded already)."""
     Status = WebhookEvent.Status
-    steps = list(
-        integration.steps.filter(enabled=True)
-        .select_related("series")
-        .prefetch_related("filters")
-        .order_by("order", "id")
-    )
+    if steps is None:
+        steps = _steps_enabled(integration)
     outcomes: list[dict[str, Any]] = []
     applied = False
     errors = []
@@ -230,7 +497,7 @@ def changes_apply(
                 {"change": change.label, "result": "ignored", "message": change.ignored}
             )
             continue
-        if event and change.dedupe_key and _seen_elsewhere(event, change.dedupe_key):
+        if event and change.dedupe_key and _seen_elsewhere(event, change.dedupe_key, owners):
             outcomes.append(
                 {"change": change.label, "result": "duplicate",
                  "message": f"duplicate: change {change.dedupe_key} was already processed"}
@@ -253,8 +520,12 @@ def changes_apply(
     return Verdict(Status.PROCESSED if applied else Status.IGNORED, "", outcomes)
 
 
-def _seen_elsewhere(event: WebhookEvent, key: str) -> bool:
+def _seen_elsewhere(
+    event: WebhookEvent, key: str, owners: dict[tuple[int, str], int] | None
+) -> bool:
     """Record the change's key; True when another event recorded it first."""
+    if owners is not None:
+        return owners[(event.integration_id, key[:255])] != event.pk
     SeenChange.objects.bulk_create(
         [SeenChange(integration_id=event.integration_id, key=key[:255], event=event)],
         ignore_conflicts=True,
@@ -272,7 +543,23 @@ def _step_listens(step: IntegrationStep, change: Change) -> bool:
 def _step_run(
     step: IntegrationStep, change: Change, event: WebhookEvent | None, received_at: datetime
 ) -> StepOutcome:
-    """One step on one change, in a savepoint: a failing step never stops the others."""
+    """One step on one change, in a savepoint: a failing step never stops the others.
+
+    In a batch there is no savepoint: a step error found before the step wrote anything is
+    that step's outcome; anything else sends the batch to the careful path."""
+    from scoring.batch import current_batch
+
+    if current_batch() is not None:
+        try:
+            if step.kind == IntegrationStep.Kind.USERS:
+                return users_step_apply(step, change)
+            return _points_step_apply(step, change, event, received_at)
+        except StepError as exc:
+            return StepOutcome(step, change, "error", str(exc))
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception as exc:
+            raise BatchFallback from exc
     try:
         with transaction.atomic():
             if step.kind == IntegrationStep.Kind.USERS:

@@ -13,6 +13,7 @@ from django.db.models.functions import Lower
 
 from players.models import Player, PlayerIdentity
 from players.services import player_create_with_identity, player_upsert
+from scoring.batch import current_batch
 from scoring.models import Tag
 from scoring.services import DesiredAward, NoAward
 
@@ -193,6 +194,9 @@ def users_step_apply(step: IntegrationStep, change: Change) -> StepOutcome:
     if email and not _looks_like_email(email):
         email = ""  # an email we could not send to is no email
     upsert = player_upsert(external_id=external_id, name=name, email=email)
+    batch = current_batch()
+    if batch is not None:
+        batch.players.pop(external_id, None)  # read afresh: name, email or status may differ
     label = f"{upsert.player.name} ({external_id})"
     if upsert.created:
         message = f"created offline player {label}"
@@ -233,7 +237,14 @@ def _points(step: IntegrationStep, record: Mapping[str, Any]) -> tuple[Decimal, 
         name = as_text(raw)
         if not name:
             raise StepError(f"point type column '{step.point_type}' is empty")
-        point_type = series.point_types.filter(name__iexact=name).first()
+        batch = current_batch()
+        key = (series.pk, name.lower())
+        if batch is not None and key in batch.point_types:
+            point_type = batch.point_types[key]
+        else:
+            point_type = series.point_types.filter(name__iexact=name).first()
+            if batch is not None and point_type is not None:
+                batch.point_types[key] = point_type
         if point_type is None:
             known = ", ".join(series.point_types.values_list("name", flat=True)) or "none"
             raise StepError(
@@ -289,9 +300,14 @@ def _player(step: IntegrationStep, record: Mapping[str, Any]) -> tuple[Player | 
     if not raw_id:
         return None, "", f"no player id in column '{step.player_id}'"
     external_id = f"{step.player_id_prefix}{raw_id}"
+    batch = current_batch()
+    if batch is not None and external_id in batch.players:
+        return batch.players[external_id], external_id, ""
     identity = PlayerIdentity.objects.select_related("player").filter(external_id=external_id)
     found = identity.first()
     if found is not None:
+        if batch is not None:
+            batch.players[external_id] = found.player
         return found.player, external_id, ""
     if not (step.player_name or step.player_email):
         return None, external_id, f"unknown player {external_id}"
@@ -300,6 +316,8 @@ def _player(step: IntegrationStep, record: Mapping[str, Any]) -> tuple[Player | 
     if email and not _looks_like_email(email):
         email = ""
     player, created = player_create_with_identity(external_id=external_id, name=name, email=email)
+    if batch is not None:
+        batch.players[external_id] = player
     return (
         player,
         external_id,
@@ -328,6 +346,14 @@ def points_step_evaluate(step: IntegrationStep, change: Change) -> PointsEvaluat
                 f"point time column '{step.point_time}' holds {shown_value(raw_time)}, "
                 "not a date/time"
             ) from None
+    # Tags and comment are read before the player, who may be created (a write): a problem
+    # with them is raised where it always was, but only after nothing else can fail.
+    problem: StepError | None = None
+    try:
+        names = _tag_names(step, record)
+        comment = column_text(record, step.comment, "comment")
+    except StepError as exc:
+        names, comment, problem = [], "", exc
     player, external_id, note = _player(step, record)
     if player is None:
         return PointsEvaluation(object_id, NoAward(note, moves_version=False))
@@ -337,7 +363,8 @@ def points_step_evaluate(step: IntegrationStep, change: Change) -> PointsEvaluat
         return PointsEvaluation(object_id, NoAward(reason, keep_player_id=player.pk))
     if points == 0:
         return PointsEvaluation(object_id, NoAward("zero points: no award"), tuple(notes))
-    names = _tag_names(step, record)
+    if problem is not None:
+        raise problem
     if names and not step.create_tags:
         existing = set(
             Tag.objects.annotate(lowered=Lower("name"))
@@ -348,7 +375,6 @@ def points_step_evaluate(step: IntegrationStep, change: Change) -> PointsEvaluat
         if missing:
             notes.append("tags not found, left out: " + ", ".join(missing))
             names = [n for n in names if n.lower() in existing]
-    comment = column_text(record, step.comment, "comment")
     desired = DesiredAward(
         player=player,
         external_id=external_id,

@@ -24,6 +24,19 @@ def event_process_task(event_id: int) -> None:
         raise
 
 
+@shared_task(
+    name="integrations.events_drain",
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=2,
+    retry_backoff_max=300,
+    max_retries=8,
+)
+def events_drain_task() -> None:
+    """Process pending events in batches; a full batch queues the next drain first, so that
+    every worker process takes part in a backlog."""
+    services.events_drain(more=events_drain_task.delay)
+
+
 @shared_task(name="integrations.sync_page")
 def sync_page_task(run_id: int) -> None:
     from .sync import sync_page

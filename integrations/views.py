@@ -17,25 +17,40 @@ from .spool import secret_digest, spool_replay_soon, spool_write
 logger = logging.getLogger(__name__)
 
 
-# The integrations this process last read from the database, by the SHA-256 of their secret:
-# used only while the database is down, to authenticate deliveries before spooling them.
+# The integrations this process last read from the database, by the SHA-256 of their secret.
+# A delivery is authenticated against this copy and stored only if the integration is still
+# that version (checked in the INSERT itself: services.webhook_receive(guarded=True)); while the
+# database is down, it authenticates deliveries before they are spooled.
 _last_known: dict[str, Integration] = {}
+
+
+def _integration_read(secret: str) -> Integration | None:
+    """The integration with this webhook secret, from the database. Raises DatabaseError."""
+    integration = Integration.objects.filter(webhook_secret=secret).first()
+    # The secret has 256 random bits; the final comparison is constant-time.
+    if integration is not None and not hmac.compare_digest(integration.webhook_secret, secret):
+        integration = None
+    digest = secret_digest(secret)
+    if integration is None:
+        _last_known.pop(digest, None)
+    else:
+        _last_known[digest] = integration
+    return integration
 
 
 @csrf_exempt  # sources authenticate by the secret URL (and signatures), not by a session
 @require_POST
 def webhook(request: HttpRequest, secret: str) -> JsonResponse:
     database_down = False
-    try:
-        integration = Integration.objects.filter(webhook_secret=secret).first()
-    except DatabaseError:
-        database_down = True
-        integration = _last_known.get(secret_digest(secret))
-    # The secret has 256 random bits; the final comparison is constant-time.
-    if integration is not None and not hmac.compare_digest(integration.webhook_secret, secret):
-        integration = None
-    if integration is None and not database_down:
-        return JsonResponse({"error": "no integration has this webhook URL"}, status=404)
+    integration = _last_known.get(secret_digest(secret))
+    if integration is None or not hmac.compare_digest(integration.webhook_secret, secret):
+        try:
+            integration = _integration_read(secret)
+        except DatabaseError:
+            database_down = True
+            integration = None
+        if integration is None and not database_down:
+            return _unknown()
 
     limit = settings.WEBHOOK_MAX_BODY_BYTES
     declared = request.META.get("CONTENT_LENGTH") or "0"
@@ -47,28 +62,44 @@ def webhook(request: HttpRequest, secret: str) -> JsonResponse:
 
     if integration is None:  # the database is down and this process never saw the URL
         return _spool(secret, body, request, verified=False)
-    auth_error = adapter_for(integration.type).authenticate(integration, request, body)
-    if auth_error:
-        response = JsonResponse({"error": auth_error}, status=401)
-        if integration.type == Integration.Type.PIPEDRIVE:
-            response["WWW-Authenticate"] = 'Basic realm="webhook"'
-        return response
-    if database_down:
-        return _spool(secret, body, request, verified=True)
-    _last_known[secret_digest(secret)] = integration
-
-    try:
-        receipt = services.webhook_receive(
-            integration=integration, body=body, headers=request.headers
-        )
-    except DatabaseError:
-        return _spool(secret, body, request, verified=True)
+    for _ in range(3):
+        auth_error = adapter_for(integration.type).authenticate(integration, request, body)
+        if auth_error:
+            response = JsonResponse({"error": auth_error}, status=401)
+            if integration.type == Integration.Type.PIPEDRIVE:
+                response["WWW-Authenticate"] = 'Basic realm="webhook"'
+            return response
+        if database_down:
+            return _spool(secret, body, request, verified=True)
+        try:
+            receipt = services.webhook_receive(
+                integration=integration, body=body, headers=request.headers, guarded=True
+            )
+            break
+        except services.IntegrationChanged:
+            # Changed since this process read it (credentials, type, a new URL): read it again
+            # and authenticate the delivery against what it is now.
+            try:
+                found = _integration_read(secret)
+            except DatabaseError:
+                return _spool(secret, body, request, verified=False)
+            if found is None:
+                return _unknown()
+            integration = found
+        except DatabaseError:
+            return _spool(secret, body, request, verified=True)
+    else:
+        return JsonResponse({"error": "the integration keeps changing; try again"}, status=503)
     spool_replay_soon()
     if receipt.error:
         return JsonResponse(
             {"error": receipt.error, "event_id": receipt.event.pk, "status": "failed"}, status=400
         )
     return JsonResponse({"event_id": receipt.event.pk}, status=202)
+
+
+def _unknown() -> JsonResponse:
+    return JsonResponse({"error": "no integration has this webhook URL"}, status=404)
 
 
 def _spool(secret: str, body: bytes, request: HttpRequest, *, verified: bool) -> JsonResponse:

@@ -209,6 +209,10 @@ WEBHOOK_SPOOL_MAX_BYTES = env_int("WEBHOOK_SPOOL_MAX_BYTES", 1024**3)
 # An event whose processing keeps failing (the source's API down, a crash) is marked failed
 # after this many attempts.
 EVENT_MAX_ATTEMPTS = env_int("EVENT_MAX_ATTEMPTS", 8)
+# A drain task takes up to EVENT_BATCH_SIZE pending events into one transaction, and holds them
+# for EVENT_CLAIM_SECONDS (then another drain may take them; the sweeper ignores the claim).
+EVENT_BATCH_SIZE = env_int("EVENT_BATCH_SIZE", 100)
+EVENT_CLAIM_SECONDS = env_int("EVENT_CLAIM_SECONDS", 120)
 # Largest webhook body accepted, in bytes. Pipedrive and HubSpot deliveries are a few KB (a
 # HubSpot batch of 100 events is ~30 KB); 1 MiB leaves room for generic sources with big records.
 WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024)

@@ -12,7 +12,7 @@ from integrations.admin import CappedCountPaginator, admin_link
 from players.models import Player
 
 from .ledger_csv import ledger_related, ledger_write
-from .models import AwardState, DailyTotal, PointType, ScoreSeries, Tag, Transaction
+from .models import AwardState, DailyTotal, MonthlyTotal, PointType, ScoreSeries, Tag, Transaction
 
 
 class PointTypeInline(admin.TabularInline):
@@ -166,5 +166,17 @@ class DailyTotalAdmin(ReadOnlyAdmin):
     list_filter = ("series",)
     list_select_related = ("series", "player")
     date_hierarchy = "day"
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+
+
+@admin.register(MonthlyTotal)
+class MonthlyTotalAdmin(ReadOnlyAdmin):
+    """Maintained sums of the ledger per series, month and player (read by leaderboards)."""
+
+    list_display = ("month", "series", "player", "points")
+    list_filter = ("series",)
+    list_select_related = ("series", "player")
+    date_hierarchy = "month"
     paginator = CappedCountPaginator
     show_full_result_count = False

@@ -177,3 +177,27 @@ class DailyTotal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.series_id}/{self.day}/{self.player_id}: {self.points}"
+
+
+class MonthlyTotal(models.Model):
+    """Points per player, series and month (the site's TIME_ZONE, by point time; `month` is the
+    month's first day), kept with the daily totals in the ledger's transaction: a month's
+    leaderboard is a top-N read of one (series, month)."""
+
+    series = models.ForeignKey(ScoreSeries, on_delete=models.CASCADE, related_name="+")
+    month = models.DateField(help_text="The first day of the month.")
+    player = models.ForeignKey("players.Player", on_delete=models.CASCADE, related_name="+")
+    points = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+
+    class Meta:
+        indexes = [
+            # A month's leaderboard: the top N of one (series, month) in index order, no sort.
+            models.Index(fields=["series", "month", "-points"], name="monthly_total_top_idx"),
+        ]
+        constraints = [
+            # One row per (series, month, player): booking adds to it; leaderboards sum a range.
+            models.UniqueConstraint("series", "month", "player", name="monthly_total_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.series_id}/{self.month:%Y-%m}/{self.player_id}: {self.points}"

@@ -4,17 +4,18 @@ periods are in the site's TIME_ZONE."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Q, QuerySet, Sum
+from django.db import connection
+from django.db.models import F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from players.models import Player
 
-from .models import DailyTotal, ScoreSeries, Transaction
+from .models import DailyTotal, MonthlyTotal, ScoreSeries, Transaction
 
 PERIODS = ("today", "week", "month", "year", "all")
 
@@ -38,16 +39,6 @@ def period_bounds(
         since = start_of_day.replace(month=1, day=1)
         return since, since.replace(year=since.year + 1)
     return None, None
-
-
-def _in_range(
-    rows: QuerySet[Transaction], since: datetime | None, until: datetime | None
-) -> QuerySet[Transaction]:
-    if since is not None:
-        rows = rows.filter(point_time__gte=since)
-    if until is not None:
-        rows = rows.filter(point_time__lt=until)
-    return rows
 
 
 @dataclass(frozen=True)
@@ -101,11 +92,96 @@ def player_transactions(*, player: Player) -> QuerySet[Transaction]:
     )
 
 
-def _whole_day(moment: datetime | None) -> bool:
-    if moment is None:
-        return True
-    local = timezone.localtime(moment)
-    return (local.hour, local.minute, local.second, local.microsecond) == (0, 0, 0, 0)
+def _start_of_day(day: date) -> datetime:
+    """The first moment of a day in the site's time zone (where clocks skip midnight, the moment
+    they jump): where the daily totals start counting that day."""
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _first_of_next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def _month_on_or_after(day: date) -> date:
+    return day if day.day == 1 else _first_of_next_month(day)
+
+
+@dataclass(frozen=True)
+class _Part:
+    """Rows whose points make up part of a range, as filter lookups (a query is built only for
+    the parts that need one). `key` is "day" or "month" for a single day's or month's totals:
+    at most one row per player."""
+
+    model: type[Transaction | DailyTotal | MonthlyTotal]
+    lookups: dict[str, Any]
+    key: str = ""
+
+    def rows(self) -> QuerySet[Any]:
+        return self.model.objects.filter(**self.lookups)
+
+
+def _parts(series_id: int, since: datetime | None, until: datetime | None, tag: str) -> list[_Part]:
+    """[since, until) as the fewest rows to add up: whole months from the monthly totals, the
+    whole days left over from the daily totals, a partial day at either end (or a tag, which
+    totals do not keep) from the ledger."""
+
+    def ledger(start: datetime | None, end: datetime | None, **lookups: Any) -> _Part:
+        if start is not None:
+            lookups["point_time__gte"] = start
+        if end is not None:
+            lookups["point_time__lt"] = end
+        return _Part(Transaction, {"series_id": series_id, **lookups})
+
+    if tag:
+        return [ledger(since, until, tags__name__iexact=tag)]
+    first_day = last_day = None  # whole days: [first_day, last_day); None is open-ended
+    partial: list[tuple[datetime, datetime]] = []
+    if since is not None:
+        first_day = timezone.localtime(since).date()
+        if since != _start_of_day(first_day):
+            first_day += timedelta(days=1)
+            partial.append((since, _start_of_day(first_day)))
+    if until is not None:
+        last_day = timezone.localtime(until).date()
+        if until != _start_of_day(last_day):
+            partial.append((_start_of_day(last_day), until))
+    if first_day is not None and last_day is not None and first_day >= last_day:
+        return [ledger(since, until)]  # within a day or two, no whole day
+    parts = [ledger(start, end) for start, end in partial]
+
+    def days(start: date, end: date) -> None:
+        if end == start + timedelta(days=1):
+            parts.append(_Part(DailyTotal, {"series_id": series_id, "day": start}, "day"))
+        else:
+            lookups = {"series_id": series_id, "day__gte": start, "day__lt": end}
+            parts.append(_Part(DailyTotal, lookups))
+
+    if (
+        first_day is not None
+        and last_day is not None
+        and _month_on_or_after(first_day) >= last_day.replace(day=1)
+    ):
+        days(first_day, last_day)  # no whole month in between
+        return parts
+    first_month = last_month = None  # whole months: [first_month, last_month)
+    if first_day is not None:
+        first_month = _month_on_or_after(first_day)
+        if first_day < first_month:
+            days(first_day, first_month)
+    if last_day is not None:
+        last_month = last_day.replace(day=1)
+        if last_month < last_day:
+            days(last_month, last_day)
+    if first_month is not None and last_month == _first_of_next_month(first_month):
+        parts.append(_Part(MonthlyTotal, {"series_id": series_id, "month": first_month}, "month"))
+        return parts
+    months: dict[str, Any] = {"series_id": series_id}
+    if first_month is not None:
+        months["month__gte"] = first_month
+    if last_month is not None:
+        months["month__lt"] = last_month
+    parts.append(_Part(MonthlyTotal, months))
+    return parts
 
 
 @dataclass(frozen=True)
@@ -124,32 +200,86 @@ def leaderboard(
     tag: str = "",
     limit: int | None = None,
 ) -> list[LeaderboardRow]:
-    """Players by points in the series within [since, until) of point time; ties share a rank
-    (1, 2, 2, 4). Players whose points add up to zero are left out.
+    """Players by points in the series within [since, until) of point time, the first `limit`
+    of them; ties share a rank (1, 2, 2, 4). Players whose points add up to zero are left out.
 
-    Whole days in the site's time zone (every named period) are read from the maintained daily
-    totals; a tag or a range that starts or ends within a day is summed from the ledger."""
-    rows: Any
-    if not tag and _whole_day(since) and _whole_day(until):
-        rows = DailyTotal.objects.filter(series=series)
-        if since is not None:
-            rows = rows.filter(day__gte=timezone.localtime(since).date())
-        if until is not None:
-            rows = rows.filter(day__lt=timezone.localtime(until).date())
+    Sums the fewest rows that give the ledger's exact sums (see _parts), in one query that
+    applies the limit. A single month (every "month" board) is read in the order of the monthly
+    totals' (series, month, points) index: the top N cost N rows, whatever the player count."""
+    parts = _parts(series.pk, since, until, tag)
+    totals: list[tuple[int, str, Decimal]]
+    if len(parts) > 1:
+        totals = _union_totals([part.rows() for part in parts], limit)
+    elif parts[0].key:
+        totals = _one_key_totals(parts[0], limit)
     else:
-        rows = _in_range(Transaction.objects.filter(series=series), since, until)
-        if tag:
-            rows = rows.filter(tags__name__iexact=tag)
-    totals = (
-        rows.values("player_id", "player__name")
-        .annotate(total=Sum("points"))
-        .exclude(total=0)
-        .order_by("-total", "player__name", "player_id")
-    )
-    if limit is not None:
-        totals = totals[:limit]
+        rows = (
+            parts[0]
+            .rows()
+            .values("player_id", "player__name")
+            .annotate(total=Sum("points"))
+            .exclude(total=0)
+            .order_by("-total", "player__name", "player_id")
+            .values_list("player_id", "player__name", "total")
+        )
+        totals = list(rows[:limit])
     ranked: list[LeaderboardRow] = []
-    for index, row in enumerate(totals):
-        rank = ranked[-1].rank if ranked and ranked[-1].points == row["total"] else index + 1
-        ranked.append(LeaderboardRow(rank, row["player_id"], row["player__name"], row["total"]))
+    for index, (player_id, name, points) in enumerate(totals):
+        total = _cents(points)
+        rank = ranked[-1].rank if ranked and ranked[-1].points == total else index + 1
+        ranked.append(LeaderboardRow(rank, player_id, name, total))
     return ranked
+
+
+# The two statements below are written out, in the order leaderboards use (points descending,
+# name, id); every value in them is a parameter.
+
+
+def _one_key_totals(part: _Part, limit: int | None) -> list[tuple[int, str, Decimal]]:
+    """A single day's or month's totals: one row per player, so no GROUP BY, and for a month the
+    index gives the rows in order of points. Every month board runs this: building it with the
+    ORM took longer than the database takes to answer it."""
+    table = connection.ops.quote_name(part.model._meta.db_table)
+    player = connection.ops.quote_name(Player._meta.db_table)
+    sql = (
+        f"SELECT t.player_id, p.name, t.points FROM {table} t "  # noqa: S608
+        f"JOIN {player} p ON p.id = t.player_id "
+        f"WHERE t.series_id = %s AND t.{part.key} = %s AND t.points <> 0 "
+        f"ORDER BY t.points DESC, p.name, t.player_id"
+    )
+    day = connection.ops.adapt_datefield_value(part.lookups[part.key])
+    return _board_rows(sql, [part.lookups["series_id"], day], limit)
+
+
+def _union_totals(parts: list[QuerySet[Any]], limit: int | None) -> list[tuple[int, str, Decimal]]:
+    """SUM per player over the union of the parts' rows (the ORM cannot aggregate a union)."""
+    selects: list[str] = []
+    params: list[Any] = []
+    for part in parts:
+        rows = part.order_by().values(lb_player=F("player_id"), lb_points=F("points"))
+        sql, part_params = rows.query.get_compiler(using=rows.db).as_sql()
+        selects.append(sql)
+        params += part_params
+    player = connection.ops.quote_name(Player._meta.db_table)
+    sql = (
+        f"SELECT parts.lb_player, p.name, SUM(parts.lb_points) AS total "  # noqa: S608
+        f"FROM ({' UNION ALL '.join(selects)}) parts "
+        f"JOIN {player} p ON p.id = parts.lb_player "
+        f"GROUP BY parts.lb_player, p.name HAVING SUM(parts.lb_points) <> 0 "
+        f"ORDER BY total DESC, p.name, parts.lb_player"
+    )
+    return _board_rows(sql, params, limit)
+
+
+def _board_rows(sql: str, params: list[Any], limit: int | None) -> list[tuple[int, str, Decimal]]:
+    if limit is not None:
+        sql += " LIMIT %s"
+        params = [*params, limit]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _cents(points: Decimal | float) -> Decimal:
+    """PostgreSQL adds numeric exactly; SQLite adds in floating point (and drops trailing zeros)."""
+    return Decimal(str(points)).quantize(Decimal("0.01"))

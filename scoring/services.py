@@ -5,14 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from players.models import Player
 
-from .models import AwardState, DailyTotal, PointType, ScoreSeries, Tag, Transaction
+from .batch import current_batch, tags_of
+from .models import AwardState, DailyTotal, MonthlyTotal, PointType, ScoreSeries, Tag, Transaction
 
 if TYPE_CHECKING:
     from integrations.models import IntegrationStep, WebhookEvent
@@ -59,8 +61,12 @@ class ReconcileResult:
 
 
 def tags_get_or_create(names: tuple[str, ...]) -> list[Tag]:
+    batch = current_batch()
     tags = []
     for name in names:
+        if batch is not None and name.lower() in batch.tags:
+            tags.append(batch.tags[name.lower()])
+            continue
         tag = Tag.objects.filter(name__iexact=name).first()
         if tag is None:
             try:
@@ -68,6 +74,8 @@ def tags_get_or_create(names: tuple[str, ...]) -> list[Tag]:
                     tag = Tag.objects.create(name=name)
             except IntegrityError:
                 tag = Tag.objects.get(name__iexact=name)
+        if batch is not None:
+            batch.tags[name.lower()] = tag
         tags.append(tag)
     return tags
 
@@ -87,7 +95,7 @@ def transaction_book(
     event: WebhookEvent | None = None,
     revokes: Transaction | None = None,
 ) -> Transaction:
-    row = Transaction.objects.create(
+    fields = dict(
         player=player,
         series=series,
         points=points,
@@ -100,6 +108,14 @@ def transaction_book(
         event=event,
         revokes=revokes,
     )
+    batch = current_batch()
+    if batch is not None:  # written with the rest of the batch, by BookingBatch.flush()
+        row = Transaction(pk=batch.next_id(), created_at=timezone.now(), **fields)
+        batch.rows.append(row)
+        batch.row_tags[row.pk] = list(tags or [])
+        batch.totals.append((series.pk, player.pk, point_time, points))
+        return row
+    row = Transaction.objects.create(**fields)
     if tags:
         row.tags.set(tags)
     daily_total_add(player=player, series=series, point_time=point_time, points=points)
@@ -115,49 +131,80 @@ def daily_total_add(
 
 def totals_add(rows: list[tuple[int, int, datetime, Decimal]]) -> None:
     """Add ledger rows (series id, player id, point time, points) to the maintained totals of
-    (series, day, player), in the caller's transaction: one upsert for all of them.
+    (series, day, player) and (series, month, player), in the caller's transaction: one upsert
+    per table for all of them.
 
-    Keys go in sorted order, so two workers adding to the same totals wait for each other
-    instead of deadlocking."""
-    sums: dict[tuple[int, date, int], Decimal] = {}
+    Keys go in sorted order, days before months, so two workers adding to the same totals wait
+    for each other instead of deadlocking."""
+    days: dict[tuple[int, date, int], Decimal] = {}
+    months: dict[tuple[int, date, int], Decimal] = {}
     for series_id, player_id, point_time, points in rows:
-        key = (series_id, timezone.localtime(point_time).date(), player_id)
-        sums[key] = sums.get(key, Decimal(0)) + points
+        day = timezone.localtime(point_time).date()
+        key = (series_id, day, player_id)
+        days[key] = days.get(key, Decimal(0)) + points
+        key = (series_id, day.replace(day=1), player_id)
+        months[key] = months.get(key, Decimal(0)) + points
+    _totals_upsert(DailyTotal._meta.db_table, "day", days)
+    _totals_upsert(MonthlyTotal._meta.db_table, "month", months)
+
+
+def _totals_upsert(db_table: str, period: str, sums: dict[tuple[int, date, int], Decimal]) -> None:
     if not sums:
         return
-    table = connection.ops.quote_name(DailyTotal._meta.db_table)
+    table = connection.ops.quote_name(db_table)
     values = ", ".join(["(%s, %s, %s, %s)"] * len(sums))
-    params: list[object] = []
-    for (series_id, day, player_id), points in sorted(sums.items()):
-        params += [series_id, day, player_id, points]
+    params: list[Any] = []
+    for (series_id, start, player_id), points in sorted(sums.items()):
+        params += [series_id, start, player_id, points]
     with connection.cursor() as cursor:
-        cursor.execute(  # the table name is ours; every value is a parameter
-            f"INSERT INTO {table} (series_id, day, player_id, points) VALUES {values} "  # noqa: S608
-            f"ON CONFLICT (series_id, day, player_id) DO UPDATE "
+        cursor.execute(  # table and column names are ours; every value is a parameter
+            f"INSERT INTO {table} (series_id, {period}, player_id, points) VALUES {values} "  # noqa: S608
+            f"ON CONFLICT (series_id, {period}, player_id) DO UPDATE "
             f"SET points = {table}.points + EXCLUDED.points",
             params,
         )
 
 
 def totals_rebuild() -> int:
-    """Recompute every daily total from the ledger (after a TIME_ZONE change, or bulk loads)."""
+    """Recompute every daily total from the ledger and every monthly total from the daily ones
+    (after a TIME_ZONE change, or bulk loads). Returns the number of daily totals."""
+    from itertools import islice
+
     from django.db.models import Sum
-    from django.db.models.functions import TruncDate
+    from django.db.models.functions import TruncDate, TruncMonth
 
     with transaction.atomic():
         DailyTotal.objects.all().delete()
-        sums = (
+        MonthlyTotal.objects.all().delete()
+        # Written day by day, as booking writes them: a range of days is then a run of pages
+        # (and the planner can tell), not rows scattered over the whole table.
+        day_sums = (
             Transaction.objects.annotate(
                 day=TruncDate("point_time", tzinfo=timezone.get_current_timezone())
             )
             .values("series_id", "day", "player_id")
             .annotate(points=Sum("points"))
-            .order_by()
+            .order_by("day", "series_id", "player_id")
         )
-        rows = [DailyTotal(series_id=r["series_id"], day=r["day"], player_id=r["player_id"],
-                           points=r["points"]) for r in sums]  # fmt: skip
-        DailyTotal.objects.bulk_create(rows, batch_size=5000)
-    return len(rows)
+        days = (DailyTotal(series_id=r["series_id"], day=r["day"], player_id=r["player_id"],
+                           points=r["points"])
+                for r in day_sums.iterator(chunk_size=5000))  # fmt: skip
+        count = 0
+        while batch := list(islice(days, 5000)):  # a big ledger's totals need not fit in memory
+            DailyTotal.objects.bulk_create(batch)
+            count += len(batch)
+        month_sums = (
+            DailyTotal.objects.annotate(month=TruncMonth("day"))
+            .values("series_id", "month", "player_id")
+            .annotate(points=Sum("points"))
+            .order_by("month", "series_id", "player_id")
+        )
+        months = (MonthlyTotal(series_id=r["series_id"], month=r["month"],
+                               player_id=r["player_id"], points=r["points"])
+                  for r in month_sums.iterator(chunk_size=5000))  # fmt: skip
+        while month_batch := list(islice(months, 5000)):
+            MonthlyTotal.objects.bulk_create(month_batch)
+    return count
 
 
 def transaction_revoke(*, original: Transaction, event: WebhookEvent | None = None) -> Transaction:
@@ -170,7 +217,7 @@ def transaction_revoke(*, original: Transaction, event: WebhookEvent | None = No
         kind=Transaction.Kind.REVOKE,
         point_type=original.point_type,
         comment=original.comment,
-        tags=list(original.tags.all()),
+        tags=tags_of(original),
         step=original.step,
         source_object=original.source_object,
         event=event,
@@ -179,7 +226,14 @@ def transaction_revoke(*, original: Transaction, event: WebhookEvent | None = No
 
 
 def award_state_lock(*, step: IntegrationStep | None, object_id: str) -> AwardState:
-    """The row that serialises all work for one object of one step. Caller holds a transaction."""
+    """The row that serialises all work for one object of one step. Caller holds a transaction.
+    In a batch, the row locked before (award_states_lock) is taken as it is now."""
+    batch = current_batch()
+    if batch is not None:
+        key = (step.pk if step else None, object_id)
+        if key not in batch.states:
+            award_states_lock(keys=[key])
+        return batch.states[key]
     # Insert-if-missing first, so two workers meeting a new object both end up locking one row.
     AwardState.objects.bulk_create(
         [AwardState(step=step, object_id=object_id)], ignore_conflicts=True
@@ -195,10 +249,53 @@ def award_state_lock(*, step: IntegrationStep | None, object_id: str) -> AwardSt
     return state
 
 
+def award_states_lock(*, keys: list[tuple[int | None, str]]) -> None:
+    """Lock the award states of many (step id, object id) pairs, creating the missing ones, in
+    one sorted order (two batches wait for each other instead of deadlocking); keep them and
+    their active awards in the batch."""
+    batch = current_batch()
+    if batch is None:
+        raise RuntimeError("award_states_lock needs a booking batch")
+    keys = sorted(set(keys) - batch.states.keys(), key=lambda k: (k[0] or 0, k[1]))
+    if not keys:
+        return
+    AwardState.objects.bulk_create(
+        [AwardState(step_id=step_id, object_id=object_id) for step_id, object_id in keys],
+        ignore_conflicts=True,
+    )
+    wanted = set(keys)
+    query = Q()
+    for step_id in {k[0] for k in keys}:
+        query |= Q(step_id=step_id, object_id__in=[k[1] for k in keys if k[0] == step_id])
+    locked = AwardState.objects.select_for_update().filter(query).order_by("step_id", "object_id")
+    states = [s for s in locked if (s.step_id, s.object_id) in wanted]
+    awarded = [s.transaction_id for s in states if s.transaction_id]
+    active = {
+        t.pk: t
+        for t in Transaction.objects.filter(pk__in=awarded)
+        .select_related("player", "point_type", "series", "step")
+        .prefetch_related("tags")
+    }
+    for state in states:
+        if state.transaction_id is not None:
+            state.transaction = active[state.transaction_id]
+            batch.row_tags[state.transaction_id] = list(state.transaction.tags.all())
+        batch.states[(state.step_id, state.object_id)] = state
+
+
+def _state_save(state: AwardState) -> None:
+    batch = current_batch()
+    if batch is None:
+        state.save()
+        return
+    state.updated_at = timezone.now()
+    batch.dirty_states[state.pk] = state
+
+
 def _differs(
     active: Transaction, desired: DesiredAward, point_time: datetime, *, time: bool
 ) -> bool:
-    active_tags = sorted(t.name.lower() for t in active.tags.all())
+    active_tags = sorted(t.name.lower() for t in tags_of(active))
     return (
         active.player_id != desired.player.pk
         or active.points != desired.points
@@ -299,7 +396,7 @@ def award_reconcile(
         and (state.applied_version is None or version > state.applied_version)
     ):
         state.applied_version = version
-    state.save()
+    _state_save(state)
     return result
 
 

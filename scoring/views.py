@@ -11,6 +11,9 @@ from django.utils import timezone
 from .models import ScoreSeries
 from .selectors import PERIODS, leaderboard, period_bounds
 
+# A board is a top list: the page shows this many players, and links to all of them.
+BOARD_SIZE = 100
+
 
 class RangeForm(forms.Form):
     period = forms.ChoiceField(
@@ -43,6 +46,7 @@ def leaderboard_page(request: HttpRequest, series_id: int) -> HttpResponse:
     form = RangeForm(request.GET or None)
     rows = []
     label = ""
+    show_all_url = ""
     if not request.GET or form.is_valid():
         data = form.cleaned_data if request.GET else {}
         period = data.get("period") or "month"
@@ -54,7 +58,14 @@ def leaderboard_page(request: HttpRequest, series_id: int) -> HttpResponse:
             since, until = period_bounds(period)
             label = {"today": "today", "week": "this week", "month": "this month",
                      "year": "this year", "all": "all time"}[period]  # fmt: skip
-        rows = leaderboard(series=series, since=since, until=until, tag=data.get("tag") or "")
+        everyone = request.GET.get("all") == "1"
+        rows = leaderboard(series=series, since=since, until=until, tag=data.get("tag") or "",
+                           limit=None if everyone else BOARD_SIZE + 1)  # fmt: skip
+        if len(rows) > BOARD_SIZE and not everyone:  # one row more than shown: there are more
+            rows = rows[:BOARD_SIZE]
+            show_all = request.GET.copy()
+            show_all["all"] = "1"
+            show_all_url = f"?{show_all.urlencode()}"
     return render(
         request,
         "scoring/leaderboard.html",
@@ -63,6 +74,8 @@ def leaderboard_page(request: HttpRequest, series_id: int) -> HttpResponse:
             "form": form,
             "rows": rows,
             "label": label,
+            "board_size": BOARD_SIZE,
+            "show_all_url": show_all_url,
             "periods": PERIODS,
             "all_series": ScoreSeries.objects.all(),
             "time_zone": timezone.get_current_timezone_name(),

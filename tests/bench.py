@@ -172,7 +172,7 @@ def processing(integration: Any) -> tuple[float, float]:
     from django.utils import timezone
 
     from integrations.models import WebhookEvent
-    from integrations.tasks import event_process_task
+    from integrations.tasks import events_drain_task
     from tests.bench_floor import floor_task
 
     now = time.time()
@@ -192,9 +192,8 @@ def processing(integration: Any) -> tuple[float, float]:
         connection.close()
         return WebhookEvent.objects.filter(pk__in=ids).exclude(status="pending").count()
 
-    project = drain_seconds(
-        lambda: [event_process_task.delay(i) for i in ids], project_done, EVENTS
-    )
+    # As deliveries do: wake the drain (a full batch queues the next one, for the other worker).
+    project = drain_seconds(events_drain_task.delay, project_done, EVENTS)
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO bench_floor_jobs SELECT g, false FROM generate_series(1, %s) g", [EVENTS]
@@ -280,7 +279,11 @@ def main() -> int:
         ingest = wrk(project_url)
         wrk(floor_url, seconds="3")
         ingest_floor = wrk(floor_url)
-        sh("redis-cli", "-p", str(REDIS_PORT), "flushall")  # queued by ingest: not measured here
+        # What ingest stored and queued is not measured here: the drains would take it too.
+        sh("redis-cli", "-p", str(REDIS_PORT), "flushall")
+        from integrations.models import WebhookEvent
+
+        WebhookEvent.objects.filter(status="pending").update(status="ignored")
         worker.start()
         time.sleep(5)  # the worker connects
         project_eps, floor_eps = processing(integration)
@@ -300,7 +303,7 @@ def main() -> int:
         client.post("/admin/login/", data={"username": "bench", "password": "bench-pass-123",
                     "csrfmiddlewaretoken": login.cookies.get("csrftoken", "")},
                     headers={"Referer": f"http://127.0.0.1:{WEB_PORT}/admin/login/"})  # fmt: skip
-        board = timed(lambda: client.get(f"/api/v1/leaderboards/{first_series}/?period=month",
+        board = timed(lambda: client.get(f"/api/v1/leaderboards/{first_series}/?period=month&limit=50",
                                          headers={"Authorization": f"Token {token}"}).raise_for_status())  # fmt: skip
         profile = timed(lambda: client.get(f"/players/{first_player}/").raise_for_status())
 

@@ -187,6 +187,34 @@ def test_leaderboard_api(reader: APIClient, deals: ScoreSeries) -> None:
     assert backwards.status_code == 400 and "until" in backwards.json()
 
 
+def test_a_month_board_with_a_limit_reads_the_top_of_the_monthly_totals(
+    reader: APIClient, deals: ScoreSeries
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from scoring.services import transaction_book
+
+    now = timezone.now()
+    players = Player.objects.bulk_create(Player(name=f"P{n:02}") for n in range(60))
+    for n, player in enumerate(players):  # every 7th adds up to zero; ties everywhere else
+        transaction_book(player=player, series=deals, points=Decimal(n % 7), point_time=now)
+
+    with CaptureQueriesContext(connection) as queries:
+        body = reader.get(f"/api/v1/leaderboards/{deals.pk}/?period=month&limit=50").json()
+
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert len(sql) == 3  # the token, the series, the board
+    assert "scoring_monthlytotal" in sql[-1] and sql[-1].endswith("LIMIT 50")
+    assert not any("scoring_transaction" in q or "scoring_dailytotal" in q for q in sql)
+    points = {p.name: n % 7 for n, p in enumerate(players) if n % 7}
+    expected = [(1 + sum(other > mine for other in points.values()), name, mine)
+                for name, mine in sorted(points.items(), key=lambda r: (-r[1], r[0]))][:50]  # fmt: skip
+    assert [(r["rank"], r["name"], Decimal(r["points"])) for r in body["results"]] == expected
+    assert expected[-1][0] == 43 and expected[-2][0] == 43  # the cut falls within a tie
+
+
 def test_integration_created_through_the_api_gets_defaults_and_masks_secrets(
     writer: APIClient,
 ) -> None:

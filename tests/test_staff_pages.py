@@ -135,6 +135,27 @@ def test_leaderboard_periods_and_custom_range(admin_client: Client, deals: Score
     assert "Enter a valid date." in garbled.content.decode()
 
 
+def test_a_board_shows_the_top_hundred_and_links_to_everyone(
+    admin_client: Client, deals: ScoreSeries
+) -> None:
+    now = timezone.now()
+    for n, player in enumerate(
+        Player.objects.bulk_create(Player(name=f"P{n:03}") for n in range(105))
+    ):
+        book(player, deals, n + 1, now)
+    url = reverse("scoring:leaderboard", args=[deals.pk])
+
+    top = admin_client.get(url).content.decode()
+    everyone = admin_client.get(url, {"period": "month", "all": "1"}).content.decode()
+    few = admin_client.get(url, {"period": "all", "tag": "none"}).content.decode()
+
+    assert top.count('<tr><td class="num">') == 100
+    assert ">P104</a>" in top and ">P004</a>" not in top
+    assert 'href="?all=1">Show all players</a>' in top
+    assert everyone.count('<tr><td class="num">') == 105 and "Show all players" not in everyone
+    assert "Show all players" not in few
+
+
 def test_period_bounds_follow_the_site_time_zone(settings: Any) -> None:
     settings.TIME_ZONE = "Europe/Stockholm"
     timezone.activate("Europe/Stockholm")
