@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
@@ -78,7 +82,7 @@ def webhook_receive(
         event.save(force_insert=True)
     if not error:
         # After the commit: right away in autocommit, or when the caller's transaction commits.
-        transaction.on_commit(events_wake, robust=True)
+        transaction.on_commit(events_wake_soon, robust=True)
     return Receipt(event=event, error=error)
 
 
@@ -97,7 +101,12 @@ def _event_insert_guarded(event: WebhookEvent, integration: Integration) -> None
         return
     sql, variable = _guarded_insert_sql()
     values = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in variable]
-    with connection.cursor() as cursor:
+    connection.ensure_connection()
+    # A server-side binding cursor: psycopg prepares the statement after a few executions, so
+    # PostgreSQL stops planning it for every delivery (Django's default cursor binds values
+    # client-side and never prepares). Wrapped as Django wraps its own, for query logging.
+    raw = psycopg.Cursor(connection.connection)
+    with connection._prepare_cursor(raw) as cursor:  # type: ignore[attr-defined]
         cursor.execute(
             sql, [*values, integration.pk, integration.webhook_secret, integration.updated_at]
         )
@@ -198,7 +207,7 @@ def events_wake() -> None:
     what is left pending meanwhile)."""
     from .tasks import events_drain_task
 
-    if settings.CELERY_TASK_ALWAYS_EAGER:
+    if _eager():
         events_drain_task.delay()
         return
     flags = _redis()
@@ -210,6 +219,50 @@ def events_wake() -> None:
             raise
 
 
+def events_wake_soon() -> None:
+    """events_wake() from this process's waker thread within WAKE_DELAY seconds: deliveries
+    arriving together share one wake (one Redis round trip) instead of paying one each. Called
+    after the delivery's commit, so the wake that follows still comes after it. Eager mode
+    (no broker) wakes at once, in this thread."""
+    if _eager():
+        events_wake()
+        return
+    _waker.request()
+
+
+def _eager() -> bool:
+    """Tasks run in this process (no broker): nothing to wake."""
+    from celery import current_app
+
+    return bool(current_app.conf.task_always_eager)
+
+
+class _Waker:
+    def __init__(self) -> None:
+        self._wanted = threading.Event()
+        self._pid = 0
+
+    def request(self) -> None:
+        if self._pid != os.getpid():  # first use in this process (gunicorn forks workers)
+            self._pid = os.getpid()
+            self._wanted = threading.Event()
+            threading.Thread(target=self._run, name="events-waker", daemon=True).start()
+        self._wanted.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wanted.wait()
+            time.sleep(WAKE_DELAY)
+            # Cleared before waking: a request from now on is served by the next round.
+            self._wanted.clear()
+            try:
+                events_wake()
+            except Exception:  # the sweeper queues what is left pending
+                logger.exception("could not wake the event drain")
+
+
+WAKE_DELAY = 0.005
+_waker = _Waker()
 WAKE_FLAG = f"pointagram:{settings.CELERY_TASK_DEFAULT_QUEUE}:drain-queued"
 WAKE_FLAG_SECONDS = 30
 _redis_client: Any = None
@@ -242,7 +295,7 @@ def events_drain(*, limit: int | None = None, more: Any = None) -> int:
     states are locked up front in one sorted order, and events are applied in arrival order.
     Anything unusual (a step error, data the database refuses, an unexpected exception) rolls
     the batch back and processes its events one at a time as `event_process` does."""
-    if settings.CELERY_BROKER_URL and not settings.CELERY_TASK_ALWAYS_EAGER:
+    if not _eager():
         _redis().delete(WAKE_FLAG)
     limit = limit or settings.EVENT_BATCH_SIZE
     now = timezone.now()
