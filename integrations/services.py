@@ -102,10 +102,11 @@ def _event_insert_guarded(event: WebhookEvent, integration: Integration) -> None
     sql, variable = _guarded_insert_sql()
     values = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in variable]
     connection.ensure_connection()
-    # A server-side binding cursor: psycopg prepares the statement after a few executions, so
-    # PostgreSQL stops planning it for every delivery (Django's default cursor binds values
-    # client-side and never prepares). Wrapped as Django wraps its own, for query logging.
-    raw = psycopg.Cursor(connection.connection)
+    # A prepared statement on a connection that is kept (CONN_MAX_AGE): PostgreSQL stops
+    # planning the INSERT for every delivery. Django binds values client-side and never
+    # prepares; this cursor is wrapped as Django wraps its own, so queries are still logged.
+    raw = _PreparedCursor(connection.connection)
+    raw.prepared = settings.DATABASES["default"].get("CONN_MAX_AGE", 0) != 0
     with connection._prepare_cursor(raw) as cursor:  # type: ignore[attr-defined]
         cursor.execute(
             sql, [*values, integration.pk, integration.webhook_secret, integration.updated_at]
@@ -115,6 +116,14 @@ def _event_insert_guarded(event: WebhookEvent, integration: Integration) -> None
         raise IntegrationChanged
     event.pk = row[0]
     event._state.adding = False
+
+
+class _PreparedCursor(psycopg.Cursor[Any]):
+    prepared = False
+
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        kwargs.setdefault("prepare", True if self.prepared else None)
+        return super().execute(query, params, **kwargs)
 
 
 # What a delivery sets; every other column of a new event holds its default.
@@ -220,7 +229,7 @@ def events_wake() -> None:
 
 
 def events_wake_soon() -> None:
-    """events_wake() from this process's waker thread within WAKE_DELAY seconds: deliveries
+    """events_wake() from this process's waker thread within WAKE_DELAY (50 ms): deliveries
     arriving together share one wake (one Redis round trip) instead of paying one each. Called
     after the delivery's commit, so the wake that follows still comes after it. Eager mode
     (no broker) wakes at once, in this thread."""
@@ -247,7 +256,8 @@ class _Waker:
             self._pid = os.getpid()
             self._wanted = threading.Event()
             threading.Thread(target=self._run, name="events-waker", daemon=True).start()
-        self._wanted.set()
+        if not self._wanted.is_set():  # already due: nothing to notify (a notify costs)
+            self._wanted.set()
 
     def _run(self) -> None:
         while True:
@@ -261,7 +271,7 @@ class _Waker:
                 logger.exception("could not wake the event drain")
 
 
-WAKE_DELAY = 0.005
+WAKE_DELAY = 0.05
 _waker = _Waker()
 WAKE_FLAG = f"pointagram:{settings.CELERY_TASK_DEFAULT_QUEUE}:drain-queued"
 WAKE_FLAG_SECONDS = 30
