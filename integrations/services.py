@@ -19,6 +19,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.db.models import F
 from django.utils import timezone
 
+from scoring.batch import BatchFallback
 from scoring.services import NoAward, award_reconcile
 
 from .models import Integration, IntegrationStep, SeenChange, WebhookEvent, webhook_secret_generate
@@ -216,7 +217,7 @@ def events_wake() -> None:
     what is left pending meanwhile)."""
     from .tasks import events_drain_task
 
-    if _eager():
+    if eager():
         events_drain_task.delay()
         return
     flags = _redis()
@@ -233,13 +234,13 @@ def events_wake_soon() -> None:
     arriving together share one wake (one Redis round trip) instead of paying one each. Called
     after the delivery's commit, so the wake that follows still comes after it. Eager mode
     (no broker) wakes at once, in this thread."""
-    if _eager():
+    if eager():
         events_wake()
         return
     _waker.request()
 
 
-def _eager() -> bool:
+def eager() -> bool:
     """Tasks run in this process (no broker): nothing to wake."""
     from celery import current_app
 
@@ -289,11 +290,6 @@ def _redis() -> Any:
     return _redis_client
 
 
-class BatchFallback(Exception):
-    """Something in a batch needs the careful path: roll the batch back and process its events
-    one at a time, each step in a savepoint."""
-
-
 def events_drain(*, limit: int | None = None, more: Any = None) -> int:
     """Claim up to `limit` pending events (oldest first) and process them in one transaction,
     reading what they share once and writing the ledger with a statement per kind. Returns how
@@ -305,7 +301,7 @@ def events_drain(*, limit: int | None = None, more: Any = None) -> int:
     states are locked up front in one sorted order, and events are applied in arrival order.
     Anything unusual (a step error, data the database refuses, an unexpected exception) rolls
     the batch back and processes its events one at a time as `event_process` does."""
-    if not _eager():
+    if not eager():
         _redis().delete(WAKE_FLAG)
     limit = limit or settings.EVENT_BATCH_SIZE
     now = timezone.now()
@@ -314,7 +310,7 @@ def events_drain(*, limit: int | None = None, more: Any = None) -> int:
             WebhookEvent.objects.select_for_update(skip_locked=True)
             .filter(status=WebhookEvent.Status.PENDING)
             .exclude(claimed_until__gt=now)
-            .order_by("id")
+            .order_by("received_at", "id")  # the partial index of pending events
             .values_list("pk", flat=True)[:limit]
         )
         # Counted before processing, so that attempts that crashed are still counted.
@@ -324,9 +320,9 @@ def events_drain(*, limit: int | None = None, more: Any = None) -> int:
         )
     if not ids:
         return 0
-    if len(ids) == limit and more is not None:
-        more()
     try:
+        if len(ids) == limit and more is not None:
+            more()
         _batch_process(ids)
     except BaseException:
         # Let the next drain have them at once (a deadlock or an outage: the task retries).
@@ -359,7 +355,10 @@ def _batch_process(ids: list[int]) -> None:
         cause = exc.__cause__ or exc
         logger.warning("a batch of %s events goes one at a time: %r", len(splits), cause)
         for event_id in splits:
-            event_process(event_id=event_id, count_attempt=False)
+            try:
+                event_process(event_id=event_id, count_attempt=False)
+            except SourceUnavailable as exc:  # stays pending; the sweeper retries it
+                event_retry_note(event_id=event_id, error=f"will retry: {exc}")
 
 
 def _batch_apply(splits: dict[int, list[Change] | Verdict]) -> None:

@@ -13,7 +13,7 @@ from django.db.models.functions import Lower
 
 from players.models import Player, PlayerIdentity
 from players.services import player_create_with_identity, player_upsert
-from scoring.batch import current_batch
+from scoring.batch import BatchFallback, current_batch
 from scoring.models import Tag
 from scoring.services import DesiredAward, NoAward
 
@@ -197,6 +197,8 @@ def users_step_apply(step: IntegrationStep, change: Change) -> StepOutcome:
     batch = current_batch()
     if batch is not None:
         batch.players.pop(external_id, None)  # read afresh: name, email or status may differ
+        if upsert.updated:
+            batch.player_changed(upsert.player)
     label = f"{upsert.player.name} ({external_id})"
     if upsert.created:
         message = f"created offline player {label}"
@@ -364,6 +366,9 @@ def points_step_evaluate(step: IntegrationStep, change: Change) -> PointsEvaluat
     if points == 0:
         return PointsEvaluation(object_id, NoAward("zero points: no award"), tuple(notes))
     if problem is not None:
+        if note and current_batch() is not None:
+            # The player was just created, and a batch has no savepoint to undo that.
+            raise BatchFallback from problem
         raise problem
     if names and not step.create_tags:
         existing = set(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from . import services
@@ -34,6 +35,10 @@ def event_process_task(event_id: int) -> None:
 def events_drain_task() -> None:
     """Process pending events in batches; a full batch queues the next drain first, so that
     every worker process takes part in a backlog."""
+    if services.eager():  # in-process: drain batch after batch here, no recursion
+        while services.events_drain() >= settings.EVENT_BATCH_SIZE:
+            pass
+        return
     services.events_drain(more=events_drain_task.delay)
 
 

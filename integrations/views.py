@@ -43,7 +43,9 @@ def _integration_read(secret: str) -> Integration | None:
 def webhook(request: HttpRequest, secret: str) -> JsonResponse:
     database_down = False
     integration = _last_known.get(secret_digest(secret))
+    cached = integration is not None
     if integration is None or not hmac.compare_digest(integration.webhook_secret, secret):
+        cached = False
         try:
             integration = _integration_read(secret)
         except DatabaseError:
@@ -64,6 +66,18 @@ def webhook(request: HttpRequest, secret: str) -> JsonResponse:
         return _spool(secret, body, request, verified=False)
     for _ in range(3):
         auth_error = adapter_for(integration.type).authenticate(integration, request, body)
+        if auth_error and cached and not database_down:
+            # Checked against what this process read earlier: its credentials may have
+            # changed since. Read it again and check once more before refusing.
+            cached = False
+            try:
+                found = _integration_read(secret)
+            except DatabaseError:
+                return _spool(secret, body, request, verified=False)
+            if found is None:
+                return _unknown()
+            integration = found
+            continue
         if auth_error:
             response = JsonResponse({"error": auth_error}, status=401)
             if integration.type == Integration.Type.PIPEDRIVE:
@@ -85,7 +99,7 @@ def webhook(request: HttpRequest, secret: str) -> JsonResponse:
                 return _spool(secret, body, request, verified=False)
             if found is None:
                 return _unknown()
-            integration = found
+            integration, cached = found, False
         except DatabaseError:
             return _spool(secret, body, request, verified=True)
     else:

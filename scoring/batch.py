@@ -27,6 +27,11 @@ from .models import AwardState, Tag, Transaction
 ID_BLOCK = 256
 
 
+class BatchFallback(Exception):
+    """Something in a batch needs the careful path: roll the batch back and process its events
+    one at a time, each step in a savepoint."""
+
+
 @dataclass
 class BookingBatch:
     # Read once, kept for the batch.
@@ -51,6 +56,15 @@ class BookingBatch:
                 )
                 self.ids = [row[0] for row in cursor.fetchall()][::-1]
         return self.ids.pop()
+
+    def player_changed(self, player: Any) -> None:
+        """A users step changed this player (name, email): what the batch holds shows it."""
+        for row in self.rows:
+            if row.player_id == player.pk:
+                row.player = player
+        for state in self.states.values():
+            if state.transaction is not None and state.transaction.player_id == player.pk:
+                state.transaction.player = player
 
     def flush(self) -> None:
         """Write everything held back, one statement per kind."""

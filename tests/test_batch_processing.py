@@ -9,10 +9,12 @@ point types, a users step and step errors.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -41,7 +43,27 @@ from tests.test_reconcile_property import (
     pipedrive_create,
 )
 
-pytestmark = pytest.mark.django_db
+# Batches are PostgreSQL's (elsewhere every event goes the careful path): service tests.
+pytestmark = [pytest.mark.django_db, pytest.mark.services]
+
+
+@contextmanager
+def fallbacks() -> Iterator[list[str]]:
+    """The batches that went one event at a time, as logged."""
+    seen: list[str] = []
+
+    class Catch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "goes one at a time" in record.getMessage():
+                seen.append(record.getMessage())
+
+    handler = Catch()
+    log = logging.getLogger("integrations.services")
+    log.addHandler(handler)
+    try:
+        yield seen
+    finally:
+        log.removeHandler(handler)
 
 
 def store(integration: Integration, payload: dict[str, Any]) -> WebhookEvent:
@@ -88,7 +110,9 @@ def test_batches_end_at_what_the_newest_applicable_version_deserves(
         integration, step = pipedrive_create(revoke=revoke)
         events = [store(integration, version.payload()) for version in order]
         turn = iter(range(10_000))
-        drain_all(lambda: sizes[next(turn) % len(sizes)])
+        with fallbacks() as fell_back:
+            drain_all(lambda: sizes[next(turn) % len(sizes)])
+        assert not fell_back  # the batch path itself, not the careful one, booked this
 
         first_seen: set[str] = set()
         for version, stored in zip(order, events, strict=True):
@@ -128,6 +152,12 @@ def busy_integration() -> Integration:
             "point_time": "won_time", "tags": ["status", "#title"], "comment": "title",
             "revoke": revoke, "filters": [{"field": "status", "values": ["won", "open"]}, flt],
         })  # fmt: skip
+    steps.append({
+        "kind": "points", "name": "Newcomers", "source_type": "deal", "series": "Newcomers",
+        "points": "1", "player_id": "creator_id", "player_id_prefix": "pd:",
+        "player_name": "creator_name", "tags": ["labels"], "comment": "title",
+        "filters": [{"field": "status", "values": ["won"]}],
+    })  # fmt: skip
     integration, _ = integration_import(data={
         "name": "Busy", "type": "pipedrive", "steps": steps,
         "series": [{"name": "Stages", "point_types": [{"name": "Demo", "points": 5},
@@ -135,6 +165,7 @@ def busy_integration() -> Integration:
     })  # fmt: skip
     for owner in (1001, 1002, 1003):
         player_upsert(external_id=f"pd:{owner}", name=f"Seller {owner}", email="")
+    Player.objects.filter(name="Seller 1003").update(status=Player.Status.ARCHIVED)
     return integration
 
 
@@ -155,8 +186,8 @@ def busy_deliveries(draw: st.DrawFn) -> list[dict[str, Any]]:
     sent: list[dict[str, Any]] = []
     for n in range(draw(st.integers(6, 24))):
         kind = draw(st.sampled_from(["deal"] * 6 + ["person", "repeat", "delete"]))
-        if kind == "person":
-            sent.append(person_v2(draw(st.sampled_from([1004, 1005])), f"Person {n}"))
+        if kind == "person":  # new players, and renames of players with awards
+            sent.append(person_v2(draw(st.sampled_from([1001, 1002, 1004, 1005])), f"Person {n}"))
             continue
         if kind == "repeat" and sent:
             sent.append(draw(st.sampled_from(sent)))
@@ -177,6 +208,9 @@ def busy_deliveries(draw: st.DrawFn) -> list[dict[str, Any]]:
             title=draw(st.sampled_from(["Big deal #q1 #north", "small deal #q2", "Renewal"])),
             probability=draw(st.sampled_from([10, 0, "n/a", None])),
             won_time=draw(st.sampled_from([None, "2024-02-03T09:00:00Z", "2024-03-01T00:30:00Z"])),
+            creator_id=draw(st.sampled_from([1001, 2001, 2002])),
+            creator_name=f"Creator {n}",
+            labels=draw(st.sampled_from([None, "vip", ["vip", "q1"], [["not", "tags"]]])),
         ))  # fmt: skip
     return sent
 
@@ -212,7 +246,7 @@ def ledger_picture() -> dict[str, Any]:
 
 
 def run(
-    sent: list[dict[str, Any]], process: Callable[[list[WebhookEvent]], None]
+    sent: list[dict[str, Any]], process: Callable[[list[WebhookEvent]], object]
 ) -> dict[str, Any]:
     with transaction.atomic():
         integration = busy_integration()
@@ -233,11 +267,23 @@ def test_a_batch_books_what_one_event_at_a_time_books(
         for event in events:
             services.event_process(event_id=event.pk)
 
+    fell_back: list[str] = []
+
     def batches(events: list[WebhookEvent]) -> None:
-        drain_all(lambda: size)
+        with fallbacks() as seen:
+            drain_all(lambda: size)
+        fell_back.extend(seen)
 
     expected = run(sent, one_at_a_time)
     got = run(sent, batches)
+    # The only reason to go one at a time here: a tag column that holds no tags, on a change
+    # whose new player was just created (a batch has no savepoint to undo the creation).
+    creates_then_fails = any(
+        p["data"] and p["data"].get("creator_id") != 1001 and p["data"].get("status") == "won"
+        and p["data"].get("labels") == [["not", "tags"]]
+        for p in sent
+    )  # fmt: skip
+    assert not fell_back or creates_then_fails, fell_back
     assert got["events"] == expected["events"]
     assert got["ledger"] == expected["ledger"]
     assert got["players"] == expected["players"]
@@ -322,3 +368,26 @@ def test_deliveries_queue_one_drain_until_it_starts(
         client.post(url, body(deal_v2(9)), content_type="application/json")
     queued_within(flags, queue, 2)  # a delivery after the drain started queues the next one
     flags.delete(services.WAKE_FLAG, queue)
+
+
+def test_a_player_renamed_earlier_in_the_batch_is_named_anew() -> None:
+    """A deal booked to Seller 1001, a users step renaming 1001, then the same deal again: the
+    "already booked" outcome names the player as they are now, as one at a time does."""
+    deal: dict[str, Any] = {"value": 120, "stage": "Demo", "probability": 10, "title": "Big #q1"}
+    sent = [
+        deal_v2(1, update_time="2024-02-01T10:00:00Z", **deal),
+        person_v2(1001, "Renamed Seller"),
+        deal_v2(1, update_time="2024-02-01T11:00:00Z", **deal),
+    ]
+
+    def one_at_a_time(events: list[WebhookEvent]) -> None:
+        for event in events:
+            services.event_process(event_id=event.pk)
+
+    expected = run(sent, one_at_a_time)
+    got = run(sent, lambda events: drain_all(lambda: 10))
+
+    assert "already booked" in str(expected["events"][2]) and "Renamed Seller" in str(
+        expected["events"][2]
+    )
+    assert got == expected

@@ -61,6 +61,8 @@ def test_changed_credentials_count_at_once_in_a_process_that_knew_the_old_ones(
     pipedrive.credentials = {"basic_auth_user": "pd", "basic_auth_password": "new-pass"}
     pipedrive.save()
 
-    assert post(client, pipedrive.webhook_secret, 2, auth="pd:old-pass") == 401
-    assert post(client, pipedrive.webhook_secret, 3, auth="pd:new-pass") == 202
-    assert WebhookEvent.objects.count() == 2
+    # The new password first: the process still holds the old one and must not refuse it.
+    assert post(client, pipedrive.webhook_secret, 2, auth="pd:new-pass") == 202
+    assert post(client, pipedrive.webhook_secret, 3, auth="pd:old-pass") == 401
+    assert post(client, pipedrive.webhook_secret, 4, auth="pd:new-pass") == 202
+    assert WebhookEvent.objects.count() == 3
