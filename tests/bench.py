@@ -315,6 +315,17 @@ def main() -> int:
                 cursor.fetchall()
 
         floor_query = timed(plain_query)
+        # For reference: the board as the selector reads it in this process (no HTTP, no
+        # auth), and a request that does nothing at all, over HTTP, on the same gunicorn.
+        from scoring.models import ScoreSeries
+        from scoring.selectors import leaderboard
+
+        bench_series = ScoreSeries.objects.get(pk=first_series)
+        selector = timed(
+            lambda: leaderboard(series=bench_series, since=since, until=until, limit=50)
+        )
+        ping_client = httpx.Client(base_url=f"http://127.0.0.1:{FLOOR_PORT}", timeout=60)
+        ping = timed(lambda: ping_client.get("/ping/").raise_for_status())
         web_rss, worker_rss = rss_mb(web), rss_mb(worker)
     finally:
         for proc in procs:
@@ -333,6 +344,11 @@ def main() -> int:
     print(
         f"leaderboard month  median {board[0]:.1f} ms p95 {board[1]:.1f} ms; profile median {profile[0]:.1f} ms "
         f"p95 {profile[1]:.1f} ms; plain GROUP BY median {floor_query[0]:.1f} ms p95 {floor_query[1]:.1f} ms"
+    )
+    print(
+        f"for reference: board selector in process median {selector[0]:.2f} ms "
+        f"({selector[0] / floor_query[0]:.2f} of the plain query); an empty HTTP request "
+        f"median {ping[0]:.2f} ms ({ping[0] / floor_query[0]:.2f} of the plain query)"
     )
     print(f"ratio ingest_throughput {ingest['rps'] / ingest_floor['rps']:.2f}")
     print(f"ratio ingest_p99 {ingest['p99'] / ingest_floor['p99']:.2f}")

@@ -1,7 +1,8 @@
 """The floors `make bench` measures the project against, in the same run and settings.
 
 - ingest: a bare Django view that parses the JSON body and does one INSERT (WSGI app `app`);
-- processing: a Celery task that runs two SQL statements (`floor_task`).
+- processing: a Celery task that runs two SQL statements (`floor_task`);
+- for reference, a request that does nothing (`ping/`): the least any page costs over HTTP.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 from celery import shared_task
 from django.core.wsgi import get_wsgi_application
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
@@ -31,7 +32,12 @@ def floor_view(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"id": row[0] if row else None}, status=202)
 
 
-urlpatterns = [path("floor/", floor_view)]
+def ping_view(request: HttpRequest) -> HttpResponse:
+    """No database, no work: what any request costs over HTTP on this machine."""
+    return HttpResponse("ok")
+
+
+urlpatterns = [path("floor/", floor_view), path("ping/", ping_view)]
 
 
 @shared_task(name="bench.floor_task")
