@@ -241,10 +241,17 @@ def events_wake_soon() -> None:
 
 
 def eager() -> bool:
-    """Tasks run in this process (no broker): nothing to wake."""
-    from celery import current_app
+    """Tasks run in this process (no broker): nothing to wake. Read once per process (Celery's
+    configuration lookup costs a delivery more than the rest of the wake-up)."""
+    global eager_cached
+    if eager_cached is None:
+        from celery import current_app
 
-    return bool(current_app.conf.task_always_eager)
+        eager_cached = bool(current_app.conf.task_always_eager)
+    return eager_cached
+
+
+eager_cached: bool | None = None
 
 
 class _Waker:

@@ -17,10 +17,14 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def eager() -> Iterator[None]:
+    from integrations import services
+
     before = app.conf.task_always_eager
     app.conf.task_always_eager = True
+    services.eager_cached = None  # read once per process: read it again
     yield
     app.conf.task_always_eager = before
+    services.eager_cached = None
 
 
 def test_without_broker_event_is_processed_before_the_answer(
