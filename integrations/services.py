@@ -414,19 +414,9 @@ def _batch_apply(splits: dict[int, list[Change] | Verdict]) -> None:
         award_states_lock(keys=keys)
         done = timezone.now()
         for event in locked:
-            split = splits[event.pk]
-            if isinstance(split, Verdict):
-                verdict = split
-            else:
-                _event_describe(event, split)
-                verdict = changes_apply(
-                    integration=event.integration,
-                    changes=split,
-                    event=event,
-                    received_at=event.received_at,
-                    steps=steps[event.integration_id],
-                    owners=owners,
-                )
+            verdict = _event_verdict(
+                event, splits[event.pk], steps=steps.get(event.integration_id), owners=owners
+            )
             event.status, event.error = verdict.status, verdict.error
             event.outcome, event.processed_at = verdict.outcome, done
         batch.flush()
@@ -445,6 +435,27 @@ def _event_give_up(event: WebhookEvent) -> None:
         processed_at=timezone.now(),
     )
     event.refresh_from_db()
+
+
+def _event_verdict(
+    event: WebhookEvent,
+    split: list[Change] | Verdict,
+    *,
+    steps: list[IntegrationStep] | None = None,
+    owners: dict[tuple[int, str], int] | None = None,
+) -> Verdict:
+    """Apply a locked event's changes (or take the verdict its split already is)."""
+    if isinstance(split, Verdict):
+        return split
+    _event_describe(event, split)
+    return changes_apply(
+        integration=event.integration,
+        changes=split,
+        event=event,
+        received_at=event.received_at,
+        steps=steps,
+        owners=owners,
+    )
 
 
 def _event_describe(event: WebhookEvent, split: list[Change]) -> None:
@@ -495,16 +506,7 @@ def event_process(*, event_id: int, count_attempt: bool = True) -> WebhookEvent 
         )
         if locked.status != WebhookEvent.Status.PENDING:
             return locked
-        if isinstance(split, Verdict):
-            verdict = split
-        else:
-            _event_describe(locked, split)
-            verdict = changes_apply(
-                integration=locked.integration,
-                changes=split,
-                event=locked,
-                received_at=locked.received_at,
-            )
+        verdict = _event_verdict(locked, split)
         locked.status = verdict.status
         locked.error = verdict.error
         locked.outcome = verdict.outcome

@@ -71,13 +71,14 @@ def webhook(request: HttpRequest, secret: str) -> JsonResponse:
             # changed since. Read it again and check once more before refusing.
             cached = False
             try:
-                found = _integration_read(secret)
-            except DatabaseError:
-                return _spool(secret, body, request, verified=False)
-            if found is None:
+                fresh = _integration_read(secret)
+            except DatabaseError:  # it failed against the last known credentials: refuse
+                fresh = integration
+            if fresh is None:
                 return _unknown()
-            integration = found
-            continue
+            if fresh is not integration:
+                integration = fresh
+                continue
         if auth_error:
             response = JsonResponse({"error": auth_error}, status=401)
             if integration.type == Integration.Type.PIPEDRIVE:
@@ -93,12 +94,9 @@ def webhook(request: HttpRequest, secret: str) -> JsonResponse:
         except services.IntegrationChanged:
             # Changed since this process read it (credentials, type, a new URL): read it again
             # and authenticate the delivery against what it is now.
-            try:
-                found = _integration_read(secret)
-            except DatabaseError:
-                return _spool(secret, body, request, verified=False)
-            if found is None:
-                return _unknown()
+            found = _integration_reread(secret, body, request)
+            if isinstance(found, JsonResponse):
+                return found
             integration, cached = found, False
         except DatabaseError:
             return _spool(secret, body, request, verified=True)
@@ -110,6 +108,18 @@ def webhook(request: HttpRequest, secret: str) -> JsonResponse:
             {"error": receipt.error, "event_id": receipt.event.pk, "status": "failed"}, status=400
         )
     return JsonResponse({"event_id": receipt.event.pk}, status=202)
+
+
+def _integration_reread(
+    secret: str, body: bytes, request: HttpRequest
+) -> Integration | JsonResponse:
+    """The integration as it is now, or the answer when it is gone (404) or cannot be read
+    (the delivery is spooled, unverified)."""
+    try:
+        found = _integration_read(secret)
+    except DatabaseError:
+        return _spool(secret, body, request, verified=False)
+    return _unknown() if found is None else found
 
 
 def _unknown() -> JsonResponse:

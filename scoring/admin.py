@@ -158,25 +158,24 @@ class AwardStateAdmin(ReadOnlyAdmin):
     show_full_result_count = False
 
 
+class TotalsAdmin(ReadOnlyAdmin):
+    list_filter = ("series",)
+    list_select_related = ("series", "player")
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+
+
 @admin.register(DailyTotal)
-class DailyTotalAdmin(ReadOnlyAdmin):
+class DailyTotalAdmin(TotalsAdmin):
     """Maintained sums of the ledger per series, day and player (read by leaderboards)."""
 
     list_display = ("day", "series", "player", "points")
-    list_filter = ("series",)
-    list_select_related = ("series", "player")
     date_hierarchy = "day"
-    paginator = CappedCountPaginator
-    show_full_result_count = False
 
 
 @admin.register(MonthlyTotal)
-class MonthlyTotalAdmin(ReadOnlyAdmin):
+class MonthlyTotalAdmin(TotalsAdmin):
     """Maintained sums of the ledger per series, month and player (read by leaderboards)."""
 
     list_display = ("month", "series", "player", "points")
-    list_filter = ("series",)
-    list_select_related = ("series", "player")
     date_hierarchy = "month"
-    paginator = CappedCountPaginator
-    show_full_result_count = False
