@@ -46,8 +46,16 @@ KEPT_HEADERS = (
 
 @dataclass(frozen=True)
 class Receipt:
-    event: WebhookEvent
+    event_id: int
     error: str  # empty when the delivery was accepted for processing
+    stored: dict[str, Any]  # the values the delivery was stored with
+
+    @property
+    def event(self) -> WebhookEvent:
+        """The stored event (built on demand: the webhook answers with its id alone)."""
+        event = WebhookEvent(pk=self.event_id, **self.stored)
+        event._state.adding = False
+        return event
 
 
 class IntegrationChanged(Exception):
@@ -68,28 +76,29 @@ def webhook_receive(
 
     # `headers` is case-insensitive when it comes from request.headers.
     kept = {name: headers[name] for name in KEPT_HEADERS if name in headers}
-    event = WebhookEvent(
-        integration=integration,
-        received_at=timezone.now(),
-        headers=kept,
-        body=body,
-        status=WebhookEvent.Status.FAILED if error else WebhookEvent.Status.PENDING,
-        error=error,
-    )
+    stored = {
+        "integration": integration,
+        "received_at": timezone.now(),
+        "headers": kept,
+        "body": body,
+        "status": WebhookEvent.Status.FAILED if error else WebhookEvent.Status.PENDING,
+        "error": error,
+    }
     # One INSERT, committed on its own (no BEGIN/COMMIT round trips on the hot path).
     if guarded:
-        _event_insert_guarded(event, integration)
+        event_id = _event_insert_guarded(stored)
     else:
-        event.save(force_insert=True)
+        event_id = WebhookEvent.objects.create(**stored).pk
     if not error:
         # After the commit: right away in autocommit, or when the caller's transaction commits.
         transaction.on_commit(events_wake_soon, robust=True)
-    return Receipt(event=event, error=error)
+    return Receipt(event_id=event_id, error=error, stored=stored)
 
 
-def _event_insert_guarded(event: WebhookEvent, integration: Integration) -> None:
+def _event_insert_guarded(stored: dict[str, Any]) -> int:
     """INSERT the event only while the integration has the secret and version the caller
-    authenticated the delivery against: one round trip on PostgreSQL."""
+    authenticated the delivery against: one round trip on PostgreSQL. Returns its id."""
+    integration: Integration = stored["integration"]
     if connection.vendor != "postgresql":
         current = Integration.objects.filter(
             pk=integration.pk,
@@ -98,10 +107,16 @@ def _event_insert_guarded(event: WebhookEvent, integration: Integration) -> None
         )
         if not current.exists():
             raise IntegrationChanged
-        event.save(force_insert=True)
-        return
+        return WebhookEvent.objects.create(**stored).pk
     sql, variable = _guarded_insert_sql()
-    values = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in variable]
+    # The values as the fields would prepare them, without a model instance per delivery.
+    values = [
+        integration.pk if f.name == "integration"
+        else connection.ops.adapt_json_value(stored[f.name], f.encoder)
+        if f.name == "headers"
+        else stored[f.name]
+        for f in variable
+    ]  # fmt: skip
     connection.ensure_connection()
     # A prepared statement on a connection that is kept (CONN_MAX_AGE): PostgreSQL stops
     # planning the INSERT for every delivery. Django binds values client-side and never
@@ -115,8 +130,7 @@ def _event_insert_guarded(event: WebhookEvent, integration: Integration) -> None
         row = cursor.fetchone()
     if row is None:
         raise IntegrationChanged
-    event.pk = row[0]
-    event._state.adding = False
+    return int(row[0])
 
 
 class _PreparedCursor(psycopg.Cursor[Any]):

@@ -105,9 +105,9 @@ def webhook(request: HttpRequest, secret: str) -> JsonResponse:
     spool_replay_soon()
     if receipt.error:
         return JsonResponse(
-            {"error": receipt.error, "event_id": receipt.event.pk, "status": "failed"}, status=400
+            {"error": receipt.error, "event_id": receipt.event_id, "status": "failed"}, status=400
         )
-    return JsonResponse({"event_id": receipt.event.pk}, status=202)
+    return JsonResponse({"event_id": receipt.event_id}, status=202)
 
 
 def _integration_reread(
