@@ -321,7 +321,11 @@ def events_drain(*, limit: int | None = None, more: Any = None) -> int:
     ledger, award states, totals and statuses commit together or not at all. Per object: award
     states are locked up front in one sorted order, and events are applied in arrival order.
     Anything unusual (a step error, data the database refuses, an unexpected exception) rolls
-    the batch back and processes its events one at a time as `event_process` does."""
+    the batch back and processes its events one at a time as `event_process` does.
+
+    Only events never tried before are batched: an event whose batch died with its worker (or
+    failed) is left to the one-event task (queued here on failure, by the sweeper after a
+    crash), so an event that kills workers costs only its own attempts."""
     if not eager():
         _redis().delete(WAKE_FLAG)
     limit = limit or settings.EVENT_BATCH_SIZE
@@ -329,7 +333,7 @@ def events_drain(*, limit: int | None = None, more: Any = None) -> int:
     with transaction.atomic():
         ids = list(
             WebhookEvent.objects.select_for_update(skip_locked=True)
-            .filter(status=WebhookEvent.Status.PENDING)
+            .filter(status=WebhookEvent.Status.PENDING, attempts=0)
             .exclude(claimed_until__gt=now)
             .order_by("received_at", "id")  # the partial index of pending events
             .values_list("pk", flat=True)[:limit]
@@ -345,9 +349,10 @@ def events_drain(*, limit: int | None = None, more: Any = None) -> int:
         if len(ids) == limit and more is not None:
             more()
         _batch_process(ids)
-    except BaseException:
-        # Let the next drain have them at once (a deadlock or an outage: the task retries).
-        WebhookEvent.objects.filter(pk__in=ids).update(claimed_until=None)
+    except Exception:
+        # A deadlock or an outage: each event goes on alone, with the one-event task's retries.
+        for event_id in ids:
+            event_enqueue_on_commit(event_id=event_id)
         raise
     return len(ids)
 

@@ -347,6 +347,23 @@ def queued_within(flags: redis.Redis, queue: str, count: int) -> None:
     assert flags.llen(queue) == count
 
 
+def test_an_event_whose_batch_died_goes_on_alone() -> None:
+    """Its worker died mid-batch (attempts counted, claim run out): drains leave it to the
+    one-event task, so an event that kills workers costs no other event an attempt."""
+    integration = busy_integration()
+    survivor = store(integration, deal_v2(1, value=120, stage="Demo", probability=10))
+    fresh = store(integration, deal_v2(2, value=120, stage="Demo", probability=10))
+    WebhookEvent.objects.filter(pk=survivor.pk).update(attempts=1)
+
+    assert services.events_drain(limit=10) == 1  # the fresh one only
+    survivor.refresh_from_db()
+    assert survivor.status == "pending"
+
+    event = services.event_process(event_id=survivor.pk)
+    assert event is not None and (event.status, event.attempts) == ("processed", 2)
+    assert WebhookEvent.objects.get(pk=fresh.pk).status == "processed"
+
+
 def test_deliveries_queue_one_drain_until_it_starts(
     client: Client, pipedrive: Integration, django_capture_on_commit_callbacks: Any
 ) -> None:
