@@ -8,6 +8,7 @@ import os
 import threading
 import time
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -639,19 +640,9 @@ def _step_run(
     that step's outcome; anything else sends the batch to the careful path."""
     from scoring.batch import current_batch
 
-    if current_batch() is not None:
-        try:
-            if step.kind == IntegrationStep.Kind.USERS:
-                return users_step_apply(step, change)
-            return _points_step_apply(step, change, event, received_at)
-        except StepError as exc:
-            return StepOutcome(step, change, "error", str(exc))
-        except (OperationalError, InterfaceError):
-            raise
-        except Exception as exc:
-            raise BatchFallback from exc
+    batched = current_batch() is not None
     try:
-        with transaction.atomic():
+        with nullcontext() if batched else transaction.atomic():
             if step.kind == IntegrationStep.Kind.USERS:
                 return users_step_apply(step, change)
             return _points_step_apply(step, change, event, received_at)
@@ -659,9 +650,11 @@ def _step_run(
         return StepOutcome(step, change, "error", str(exc))
     except (OperationalError, InterfaceError):
         raise  # the database is unwell: retry the whole event later
-    except DatabaseError as exc:  # the data did not fit (too long, out of range): this step only
-        return StepOutcome(step, change, "error", f"the database refused the data: {exc}")
     except Exception as exc:
+        if batched:  # no savepoint to undo what the step did: the batch goes the careful way
+            raise BatchFallback from exc
+        if isinstance(exc, DatabaseError):  # the data did not fit (too long, out of range)
+            return StepOutcome(step, change, "error", f"the database refused the data: {exc}")
         logger.exception(
             "step %s failed on %s (event %s)", step.pk, change.label, event and event.pk
         )
