@@ -709,21 +709,32 @@ def events_reprocess(*, event_ids: list[int]) -> int:
 
 
 def events_sweep(*, older_than_seconds: int | None = None, limit: int = 1000) -> int:
-    """Queue events still pending a while after they arrived: the broker was down when they
-    came, or the worker that had them died. Safe to overlap with the regular tasks: processing
-    an event twice is a no-op.
+    """Queue what is still pending a while after it arrived; returns the tasks queued.
+
+    Events never tried (the broker was down when they came, or a backlog) get one drain,
+    whatever the wake-up flag says. Events tried before (their batch died with its worker, or
+    their source's API was down) go on alone, one task each. Safe to overlap with the regular
+    tasks: processing an event twice is a no-op.
     """
+    from .tasks import events_drain_task
+
     if older_than_seconds is None:
         older_than_seconds = settings.SWEEP_AFTER_SECONDS
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    ids = list(
-        WebhookEvent.objects.filter(status=WebhookEvent.Status.PENDING, received_at__lt=cutoff)
-        .order_by("received_at")
+    waiting = WebhookEvent.objects.filter(
+        status=WebhookEvent.Status.PENDING, received_at__lt=cutoff
+    )
+    tried = list(
+        waiting.filter(attempts__gt=0)
+        .order_by("received_at", "id")
         .values_list("pk", flat=True)[:limit]
     )
-    for event_id in ids:
+    for event_id in tried:
         event_enqueue_on_commit(event_id=event_id)
-    return len(ids)
+    if waiting.filter(attempts=0).exists():
+        transaction.on_commit(events_drain_task.delay, robust=True)
+        return len(tried) + 1
+    return len(tried)
 
 
 def integration_secret_rotate(*, integration: Integration) -> str:

@@ -1,4 +1,5 @@
-"""The beat sweeper queues pending events nobody queued (the broker was down when they came)."""
+"""The beat sweeper queues pending events nobody queued (the broker was down when they came, or
+their worker died): one drain for those never tried, one task each for those tried before."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.utils import timezone
 
 from integrations import services
 from integrations.models import WebhookEvent
+from integrations.tasks import events_drain_task
 
 pytestmark = pytest.mark.django_db
 
@@ -30,5 +32,23 @@ def test_old_pending_events_are_queued_again_and_fresh_ones_left(
         count = services.events_sweep()
 
     assert count == 1
-    assert [callback.args for callback in queued] == [(old.pk,)]  # partial(task.delay, id)
+    assert queued == [events_drain_task.delay]  # old was never tried: a drain takes it
     assert fresh.status == "pending"
+
+
+def test_events_tried_before_are_queued_one_task_each(
+    pipedrive: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Their batch died with its worker: each goes on alone, so a poison event fails alone."""
+    with django_capture_on_commit_callbacks():
+        died = [
+            services.webhook_receive(integration=pipedrive, body=b"{}", headers={}).event
+            for _ in range(2)
+        ]
+    WebhookEvent.objects.update(attempts=1, received_at=timezone.now() - timedelta(minutes=5))
+
+    with django_capture_on_commit_callbacks() as queued:
+        count = services.events_sweep()
+
+    assert count == 2
+    assert [callback.args for callback in queued] == [(died[0].pk,), (died[1].pk,)]
