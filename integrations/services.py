@@ -364,9 +364,6 @@ def _batch_process(ids: list[int]) -> None:
     for event in events:
         if event.status != WebhookEvent.Status.PENDING:
             continue
-        if event.attempts > settings.EVENT_MAX_ATTEMPTS:
-            _event_give_up(event)
-            continue
         try:
             splits[event.pk] = _event_split(event)
         except SourceUnavailable as exc:

@@ -118,15 +118,8 @@ def transaction_book(
     row = Transaction.objects.create(**fields)
     if tags:
         row.tags.set(tags)
-    daily_total_add(player=player, series=series, point_time=point_time, points=points)
-    return row
-
-
-def daily_total_add(
-    *, player: Player, series: ScoreSeries, point_time: datetime, points: Decimal
-) -> None:
-    """Keep the maintained totals equal to the ledger, in the caller's transaction."""
     totals_add([(series.pk, player.pk, point_time, points)])
+    return row
 
 
 def totals_add(rows: list[tuple[int, int, datetime, Decimal]]) -> None:
