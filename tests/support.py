@@ -8,14 +8,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures"
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = ROOT / "integrations" / "sources"
 
 T = TypeVar("T")
 
 
+def fixture_path(name: str) -> Path:
+    """A payload kept in the repo: 'pipedrive/v2-deal-change.json' is the Pipedrive source's
+    (integrations/sources/pipedrive/tests/fixtures/), anything else is under tests/fixtures/."""
+    source, _, rest = name.partition("/")
+    beside_adapter = SOURCES / source / "tests" / "fixtures" / rest
+    if rest and beside_adapter.is_file():
+        return beside_adapter
+    return ROOT / "tests" / "fixtures" / name
+
+
 def fixture_bytes(name: str) -> bytes:
-    """A payload from ../shared/fixtures/, e.g. 'pipedrive/v2-deal-change.json'."""
-    return (FIXTURES / name).read_bytes()
+    return fixture_path(name).read_bytes()
 
 
 def fixture_json(name: str) -> Any:
