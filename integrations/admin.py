@@ -202,20 +202,6 @@ class BackfillForm(forms.Form):
     )
 
 
-AUTH_HELP = {
-    "pipedrive": "Pipedrive: in Settings → Webhooks, paste the URL. To require HTTP basic auth, "
-    'set "basic_auth_user" and "basic_auth_password" in the credentials and enter the same '
-    "user and password in Pipedrive.",
-    "hubspot": 'HubSpot: set the app\'s webhook target URL to this URL. Set "app_secret" (the '
-    'app\'s client secret) to check X-HubSpot-Signature-v3, and "access_token" so records can '
-    "be fetched from the CRM API.",
-    "webhook": 'Generic webhook: POST JSON here. Set "hmac_secret" (and optionally '
-    '"hmac_header", default X-Signature) to require a hex HMAC-SHA256 of the body; set "paths" '
-    "to say where the object type, id, action and time are.",
-    "custom": "Custom: use the REST API (POST /api/v1/scores/) with an API token.",
-}
-
-
 _BASE_URL: ContextVar[str] = ContextVar("admin_base_url", default="")
 
 
@@ -282,7 +268,8 @@ class IntegrationAdmin(admin.ModelAdmin):
 
     @admin.display(description="How the source signs in")
     def auth_help(self, obj: Integration) -> str:
-        return AUTH_HELP.get(obj.type, "")
+        source = obj.source
+        return source.sign_in_help if source is not None else ""
 
     @admin.display(description="Last 10 events")
     def recent_events(self, obj: Integration) -> str:

@@ -15,6 +15,7 @@ from rest_framework import serializers
 from scoring.models import PointType, ScoreSeries
 
 from .models import Integration, IntegrationStep, StepFilter
+from .sources.registry import source_choices
 
 SECRET_MASK = "***"  # noqa: S105  (the mask, not a secret)
 
@@ -146,13 +147,19 @@ class SeriesFileSerializer(StrictSerializer):
 
 class IntegrationFileSerializer(StrictSerializer):
     name = serializers.CharField(max_length=200)
-    type = serializers.ChoiceField(choices=Integration.Type.values)
+    type = serializers.CharField(max_length=20)
     enabled = serializers.BooleanField(default=True)
     webhook_secret = serializers.CharField(max_length=128, required=False)
     credentials = serializers.DictField(default=dict)
     paths = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
     series = SeriesFileSerializer(many=True, default=list)
     steps = StepFileSerializer(many=True, required=False)
+
+    def validate_type(self, value: str) -> str:
+        known = [t for t, _ in source_choices()]
+        if value not in known:
+            raise serializers.ValidationError(f'"{value}" is not a valid choice.')
+        return value
 
     def validate_webhook_secret(self, value: str) -> str:
         if value != SECRET_MASK and not re.fullmatch(r"[A-Za-z0-9_\-]{8,128}", value):

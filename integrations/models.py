@@ -5,6 +5,8 @@ import secrets
 from django.db import models
 from django.db.models import Q
 
+from .sources.registry import Source, source_choices, source_default, source_for
+
 
 def webhook_secret_generate() -> str:
     # 32 random bytes, URL-safe: unguessable, and fits in the URL as it is.
@@ -12,14 +14,9 @@ def webhook_secret_generate() -> str:
 
 
 class Integration(models.Model):
-    class Type(models.TextChoices):
-        PIPEDRIVE = "pipedrive", "Pipedrive"
-        HUBSPOT = "hubspot", "HubSpot"
-        WEBHOOK = "webhook", "Generic JSON webhook"
-        CUSTOM = "custom", "Custom (API only)"
-
     name = models.CharField(max_length=200, unique=True)
-    type = models.CharField(max_length=20, choices=Type.choices, default=Type.PIPEDRIVE)
+    # The registered sources (integrations/sources/registry.py), read each time they are listed.
+    type = models.CharField(max_length=20, choices=source_choices, default=source_default)
     enabled = models.BooleanField(default=True)
     webhook_secret = models.CharField(
         max_length=128,
@@ -48,6 +45,11 @@ class Integration(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def source(self) -> Source | None:
+        """What this integration's type is (None for a type no longer registered)."""
+        return source_for(self.type)
 
     @property
     def webhook_path(self) -> str:

@@ -184,12 +184,9 @@ def _replay_line(
 
 
 def _needs_auth(integration: Integration) -> bool:
-    credentials = integration.credentials or {}
-    return bool(
-        credentials.get("basic_auth_user")
-        or credentials.get("app_secret")
-        or credentials.get("hmac_secret")
-    )
+    # A type no longer registered cannot check anything: refuse its unverified deliveries.
+    source = integration.source
+    return source is None or source.needs_auth(integration.credentials or {})
 
 
 _last_replay_check = 0.0

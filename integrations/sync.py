@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from .models import Integration, SyncRun
 from .services import changes_apply
-from .sources import SourceUnavailable, sync_module
+from .sources import SourceUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -29,12 +29,12 @@ class SyncNotPossible(Exception):
 
 def sync_start(*, integration: Integration, kind: str, since: datetime | None = None) -> SyncRun:
     """Create a run and queue its first page. Raises SyncNotPossible with the reason."""
-    module = sync_module(integration.type)
-    if module is None:
+    source = integration.source
+    if source is None or source.sync is None:
         raise SyncNotPossible(f"{integration.get_type_display()} integrations cannot pull data")
-    token_key = "api_token" if integration.type == "pipedrive" else "access_token"
-    if not integration.credentials.get(token_key):
-        raise SyncNotPossible(f"set {token_key} in the integration's credentials first")
+    token = source.credential(source.pull_credential)
+    if token is not None and not integration.credentials.get(token.key):
+        raise SyncNotPossible(f"set {token.label} in the integration's credentials first")
     if kind == SyncRun.Kind.BACKFILL and since is None:
         raise SyncNotPossible("a backfill needs a date to start from")
     run = SyncRun.objects.create(integration=integration, kind=kind, since=since)
@@ -61,8 +61,8 @@ def sync_page(*, run_id: int) -> SyncRun | None:
     if run is None or run.status in (SyncRun.Status.DONE, SyncRun.Status.FAILED):
         return run
     integration = run.integration
-    module = sync_module(integration.type)
-    if module is None:  # the integration's type changed since the run started
+    module = integration.source.sync if integration.source else None
+    if module is None:  # the type is no longer registered
         return _fail(run, f"{integration.get_type_display()} integrations cannot pull data")
     types = module.object_types(run.kind, _listened(integration))
     pending = [t for t in types if run.cursor.get(t) != DONE]
@@ -124,7 +124,7 @@ def syncs_schedule(*, overlap_minutes: int = 10, first_days: int = 1) -> list[Sy
     and backfill since the last backfill started (minus an overlap), or `first_days` ago."""
     started = []
     for integration in Integration.objects.filter(enabled=True):
-        if sync_module(integration.type) is None:
+        if integration.source is None or integration.source.sync is None:
             continue
         last = integration.syncs.filter(
             kind=SyncRun.Kind.BACKFILL, status=SyncRun.Status.DONE

@@ -6,5 +6,5 @@ from . import views
 
 app_name = "integrations"
 urlpatterns = [
-    path("<str:secret>/", views.webhook, name="webhook"),
+    path("<str:secret>/", views.webhook, name="webhook_receive"),
 ]

@@ -81,8 +81,9 @@ def webhook(request: HttpRequest, secret: str) -> JsonResponse:
                 continue
         if auth_error:
             response = JsonResponse({"error": auth_error}, status=401)
-            if integration.type == Integration.Type.PIPEDRIVE:
-                response["WWW-Authenticate"] = 'Basic realm="webhook"'
+            source = integration.source
+            if source is not None and source.challenge:
+                response["WWW-Authenticate"] = source.challenge
             return response
         if database_down:
             return _spool(secret, body, request, verified=True)

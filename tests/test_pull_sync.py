@@ -159,7 +159,7 @@ def test_api_that_keeps_failing_fails_the_run_with_its_reason(
 def test_sync_without_a_token_is_refused_with_the_reason(db: None) -> None:
     integration, _ = integration_import(data={"name": "No token", "type": "pipedrive"})
 
-    with pytest.raises(SyncNotPossible, match="set api_token"):
+    with pytest.raises(SyncNotPossible, match="set API token"):
         sync_start(integration=integration, kind="users")
     assert not SyncRun.objects.exists()
 

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def integration() -> Integration:
-    return Integration.objects.create(name="Pipedrive", type=Integration.Type.PIPEDRIVE)
+    return Integration.objects.create(name="Pipedrive", type="pipedrive")
 
 
 def post(client: Client, path: str, body: bytes, headers: dict[str, str] | None = None) -> Any:

@@ -1,6 +1,5 @@
-"""Source systems. Each is one sub-package with an adapter (authenticate, split a delivery into
-changes, dedupe keys) and its default setup; adding a source = one folder and one line in
-ADAPTERS below."""
+"""Source systems: what every adapter speaks (a change, a pulled page, its errors). Each source is
+one sub-package (adapter, defaults, sync, tests) declared in `registry.py`."""
 
 from __future__ import annotations
 
@@ -8,7 +7,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from importlib import import_module
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
@@ -75,53 +73,17 @@ def action_from_words(text: str) -> Action:
     return "changed"
 
 
-class NoDeliveries:
-    """The custom type is API-only: its deliveries carry no changes."""
-
-    def authenticate(self, integration: Integration, request: HttpRequest, body: bytes) -> str:
-        return ""
-
-    def split(self, integration: Integration, payload: Any) -> list[Change]:
-        return []
-
-
-# integration type -> module holding `Adapter` (and, for types with a default setup,
-# `DEFAULT_CONFIG` in its `defaults` module).
-ADAPTERS = {
-    "pipedrive": "integrations.sources.pipedrive",
-    "hubspot": "integrations.sources.hubspot",
-    "webhook": "integrations.sources.webhook",
-}
-
-
 def adapter_for(integration_type: str) -> SourceAdapter:
-    package = ADAPTERS.get(integration_type)
-    if package is None:
-        return NoDeliveries()
-    adapter: SourceAdapter = import_module(f"{package}.adapter").Adapter()
-    return adapter
+    from .registry import NoDeliveries, source_for
+
+    source = source_for(integration_type)
+    return source.adapter if source is not None else NoDeliveries()
 
 
-def sync_module(integration_type: str) -> Any | None:
-    """The type's pull sync (`sync.py`: api_client, object_types, page), or None."""
-    package = ADAPTERS.get(integration_type)
-    if package is None:
-        return None
-    try:
-        return import_module(f"{package}.sync")
-    except ModuleNotFoundError:
-        return None
-
-
-def default_config(integration_type: str) -> dict[str, Any] | None:
+def default_config(integration_type: str) -> Mapping[str, Any] | None:
     """The default series and steps of a new integration of this type (DESIGN §5), in the import
     file's shape; None for types without defaults."""
-    package = ADAPTERS.get(integration_type)
-    if package is None:
-        return None
-    try:
-        module = import_module(f"{package}.defaults")
-    except ModuleNotFoundError:
-        return None
-    config: dict[str, Any] = module.DEFAULT_CONFIG
-    return config
+    from .registry import source_for
+
+    source = source_for(integration_type)
+    return source.defaults if source is not None else None

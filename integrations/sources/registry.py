@@ -1,0 +1,203 @@
+"""What a source type is, declared once: the registry the rest of the code asks.
+
+Each source is one sub-package whose `__init__.py` defines `SOURCE = Source(...)`: its label, its
+credential fields, how a delivery proves where it comes from, its sign-in help, the credential
+pulls need, its sync client and its default steps. Adding a source is one folder plus one line
+in REGISTERED below; nothing outside `integrations/sources/` names a type (a test checks).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib import import_module
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from . import SourceAdapter
+
+# One line per source: the package holding its SOURCE. The first is the default type.
+REGISTERED = (
+    "integrations.sources.pipedrive",
+    "integrations.sources.hubspot",
+    "integrations.sources.webhook",
+    "integrations.sources.custom",
+)
+
+FieldKind = Literal["text", "url", "header", "path"]
+_HEADER = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One credential (or, for the generic webhook, one path) an admin fills in.
+
+    Values are text. A secret is write-only: never shown back, `"***"` in files and the API,
+    and left blank in the admin to keep what is stored."""
+
+    key: str
+    label: str
+    help: str = ""
+    kind: FieldKind = "text"
+    secret: bool = False
+    required: bool = False
+    # Once set, every delivery must prove it (a signature, a password): a delivery spooled
+    # while the database was down, and so never checked, is refused on replay.
+    signs_in: bool = False
+    min_length: int = 0
+    max_length: int = 500
+    # This field needs that one as well (a basic-auth user needs its password).
+    goes_with: str = ""
+    placeholder: str = ""
+
+    def problem(self, value: Any) -> str:
+        """What is wrong with a value an admin gave, naming the field and the value ("" = ok)."""
+        if not isinstance(value, str):
+            return f"{self.label} must be text, not {_shown(value)}"
+        shown = "the value given" if self.secret else repr(value)
+        if _CONTROL.search(value):
+            return f"{self.label}: {shown} holds a control character"
+        if len(value) > self.max_length:
+            return f"{self.label}: {shown} is longer than {self.max_length} characters"
+        if value and len(value) < self.min_length:
+            return f"{self.label} needs at least {self.min_length} characters"
+        if value and value != value.strip():
+            return f"{self.label}: {shown} starts or ends with a space"
+        if not value:
+            return ""
+        if self.kind == "url":
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                return f"{self.label}: {value!r} is not an http(s) URL with a host"
+            if parts.query or parts.fragment or parts.username or parts.password:
+                return (
+                    f"{self.label}: {value!r} must be a plain base URL "
+                    "(no query, fragment or login)"
+                )
+        if self.kind == "header" and not _HEADER.fullmatch(value):
+            return f"{self.label}: {value!r} is not an HTTP header name (letters, digits, -)"
+        return ""
+
+
+def _shown(value: Any) -> str:
+    return f"{type(value).__name__} {str(value)[:40]!r}"
+
+
+@dataclass(frozen=True)
+class Source:
+    type: str  # stored on the integration: pipedrive, hubspot, ...
+    label: str
+    adapter: SourceAdapter
+    credentials: tuple[Field, ...] = ()
+    # Generic webhooks: where in each event the steps find the object type, id, action, time.
+    paths: tuple[Field, ...] = ()
+    sign_in_help: str = ""  # shown on the integration page, next to its webhook URL
+    example_delivery: str = ""  # shown on the integration page when it helps (paths)
+    challenge: str = ""  # the WWW-Authenticate header of a 401
+    pull_credential: str = ""  # the credential pulls need ("" = this type cannot pull)
+    sync: Any = None  # module with api_client, object_types, page (see sources/*/sync.py)
+    defaults: Mapping[str, Any] | None = None  # default series and steps, as in an import file
+    api_only: bool = False  # no deliveries: points come through the API
+
+    def credential(self, key: str) -> Field | None:
+        return next((f for f in self.credentials if f.key == key), None)
+
+    @property
+    def secret_keys(self) -> frozenset[str]:
+        return frozenset(f.key for f in self.credentials if f.secret)
+
+    def needs_auth(self, credentials: Mapping[str, Any]) -> bool:
+        """Deliveries must authenticate (a signing credential is set)."""
+        return any(credentials.get(f.key) for f in self.credentials if f.signs_in)
+
+    def credentials_problems(self, values: Mapping[str, Any]) -> dict[str, str]:
+        """Every problem with a whole set of credentials, by key (unknown keys included)."""
+        problems: dict[str, str] = {}
+        known = {f.key for f in self.credentials}
+        for key in values:
+            if key not in known:
+                listed = ", ".join(sorted(known)) or "none"
+                problems[key] = f"unknown credential {key!r} for type {self.type}; known: {listed}"
+        for f in self.credentials:
+            value = values.get(f.key, "")
+            problem = f.problem(value)
+            if not problem and f.required and not value:
+                problem = f"{f.label} is required for {self.label} integrations"
+            if not problem and value and f.goes_with and not values.get(f.goes_with):
+                other = self.credential(f.goes_with)
+                problem = f"{f.label} is set: set {other.label if other else f.goes_with} too"
+            if problem:
+                problems[f.key] = problem
+        return problems
+
+    def paths_problems(self, values: Mapping[str, Any]) -> dict[str, str]:
+        if not self.paths:
+            return {"paths": f"{self.label} integrations have no paths"} if values else {}
+        problems: dict[str, str] = {}
+        known = {f.key for f in self.paths}
+        for key in values:
+            if key not in known:
+                listed = ", ".join(sorted(known))
+                problems[key] = f"unknown path {key!r}; known: {listed}"
+        for f in self.paths:
+            problem = f.problem(values.get(f.key, ""))
+            if problem:
+                problems[f.key] = problem
+        return problems
+
+
+_sources: dict[str, Source] = {}
+
+
+def _load() -> dict[str, Source]:
+    if not _sources:
+        for package in REGISTERED:
+            source: Source = import_module(package).SOURCE
+            _sources[source.type] = source
+    return _sources
+
+
+def sources() -> list[Source]:
+    return list(_load().values())
+
+
+def source_for(type_: str) -> Source | None:
+    return _load().get(type_)
+
+
+def source_choices() -> list[tuple[str, str]]:
+    """The integration type's choices (the model field calls this each time it lists them)."""
+    return [(s.type, s.label) for s in _load().values()]
+
+
+def source_default() -> str:
+    return next(iter(_load()))
+
+
+@contextmanager
+def source_registered(source: Source) -> Iterator[Source]:
+    """A source registered for a while (the toy source of the tests)."""
+    _load()
+    if source.type in _sources:
+        raise ValueError(f"a source of type {source.type!r} is already registered")
+    _sources[source.type] = source
+    try:
+        yield source
+    finally:
+        _sources.pop(source.type, None)
+
+
+@dataclass(frozen=True)
+class NoDeliveries:
+    """An API-only type: its deliveries carry no changes."""
+
+    reason: str = field(default="this type takes no deliveries")
+
+    def authenticate(self, integration: Any, request: Any, body: bytes) -> str:
+        return ""
+
+    def split(self, integration: Any, payload: Any) -> list[Any]:
+        return []
