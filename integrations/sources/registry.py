@@ -51,6 +51,8 @@ class Field:
     max_length: int = 500
     # This field needs that one as well (a basic-auth user needs its password).
     goes_with: str = ""
+    # Required unless that field is set instead (an object type path, or a fixed source type).
+    unless: str = ""
     placeholder: str = ""
 
     def problem(self, value: Any) -> str:
@@ -101,6 +103,9 @@ class Source:
     sync: Any = None  # module with api_client, object_types, page (see sources/*/sync.py)
     defaults: Mapping[str, Any] | None = None  # default series and steps, as in an import file
     api_only: bool = False  # no deliveries: points come through the API
+    # Deliveries carry the records the steps read (HubSpot's carry ids only: records are
+    # fetched from its API), so stored deliveries show which fields a record has.
+    records_in_deliveries: bool = True
 
     def credential(self, key: str) -> Field | None:
         return next((f for f in self.credentials if f.key == key), None)
@@ -115,38 +120,36 @@ class Source:
 
     def credentials_problems(self, values: Mapping[str, Any]) -> dict[str, str]:
         """Every problem with a whole set of credentials, by key (unknown keys included)."""
-        problems: dict[str, str] = {}
-        known = {f.key for f in self.credentials}
-        for key in values:
-            if key not in known:
-                listed = ", ".join(sorted(known)) or "none"
-                problems[key] = f"unknown credential {key!r} for type {self.type}; known: {listed}"
-        for f in self.credentials:
-            value = values.get(f.key, "")
-            problem = f.problem(value)
-            if not problem and f.required and not value:
-                problem = f"{f.label} is required for {self.label} integrations"
-            if not problem and value and f.goes_with and not values.get(f.goes_with):
-                other = self.credential(f.goes_with)
-                problem = f"{f.label} is set: set {other.label if other else f.goes_with} too"
-            if problem:
-                problems[f.key] = problem
-        return problems
+        return _problems(self.credentials, values, self, "credential")
 
     def paths_problems(self, values: Mapping[str, Any]) -> dict[str, str]:
-        if not self.paths:
-            return {"paths": f"{self.label} integrations have no paths"} if values else {}
-        problems: dict[str, str] = {}
-        known = {f.key for f in self.paths}
-        for key in values:
-            if key not in known:
-                listed = ", ".join(sorted(known))
-                problems[key] = f"unknown path {key!r}; known: {listed}"
-        for f in self.paths:
-            problem = f.problem(values.get(f.key, ""))
-            if problem:
-                problems[f.key] = problem
-        return problems
+        """Every problem with a whole set of paths, by key (unknown keys included). A type
+        without paths knows none: every key given is unknown."""
+        return _problems(self.paths, values, self, "path")
+
+
+def _problems(
+    fields: tuple[Field, ...], values: Mapping[str, Any], source: Source, what: str
+) -> dict[str, str]:
+    problems: dict[str, str] = {}
+    known = {f.key: f for f in fields}
+    for key in values:
+        if key not in known:
+            listed = ", ".join(sorted(known)) or "none"
+            problems[key] = f"unknown {what} {key!r} for type {source.type}; known: {listed}"
+    for f in fields:
+        value = values.get(f.key, "")
+        problem = f.problem(value)
+        other = known.get(f.goes_with or f.unless)
+        other_label = other.label if other else (f.goes_with or f.unless)
+        if not problem and f.required and not value and not (f.unless and values.get(f.unless)):
+            instead = f" (or {other_label})" if f.unless else ""
+            problem = f"{f.label}{instead} is required for {source.label} integrations"
+        if not problem and value and f.goes_with and not values.get(f.goes_with):
+            problem = f"{f.label} is set: set {other_label} too"
+        if problem:
+            problems[f.key] = problem
+    return problems
 
 
 _sources: dict[str, Source] = {}

@@ -45,4 +45,5 @@ SOURCE = Source(
     pull_credential="access_token",
     sync=sync,
     defaults=DEFAULT_CONFIG,
+    records_in_deliveries=False,
 )

@@ -38,6 +38,8 @@ SOURCE = Source(
             help="Where the event says what kind of object changed (deal, ticket, …). "
             "Or leave it blank and set a fixed source type.",
             kind="path",
+            required=True,
+            unless="source_type",
             max_length=200,
             placeholder="type",
         ),
@@ -51,8 +53,9 @@ SOURCE = Source(
         Field(
             "object_id",
             "Object id path",
-            help="Where the object's id is. Required for the steps to track an object.",
+            help="Where the object's id is: the steps track each object by it.",
             kind="path",
+            required=True,
             max_length=200,
             placeholder="data.id",
         ),
