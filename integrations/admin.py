@@ -21,7 +21,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
 from . import services
-from .config_file import integration_defaults_apply
+from .configuration import integration_defaults_apply
 from .console import step_dry_run
 from .forms import IntegrationStepForm, StepFilterForm, StepTestForm
 from .models import (

@@ -1,53 +1,34 @@
 """An integration as a JSON file (DESIGN §8): import creates or updates, export prints.
 
-The file is validated whole before anything is written; a file that does not fit is refused with
-every problem named, and changes nothing.
+The file is the third door to the configuration services: its serializers check the shape of
+each object (the keys it may have, their types), the services check what they mean. The file is
+checked whole before anything is written; a file that does not fit is refused with every problem
+named (`steps[1].points: …`), and changes nothing.
 """
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
 from rest_framework import serializers
 
-from scoring.models import PointType, ScoreSeries
+from scoring.models import ScoreSeries
 
-from .models import Integration, IntegrationStep, StepFilter
-from .sources.registry import source_choices
-
-SECRET_MASK = "***"  # noqa: S105  (the mask, not a secret)
-
-CREDENTIAL_KEYS: dict[str, set[str]] = {
-    "pipedrive": {"basic_auth_user", "basic_auth_password", "api_token", "api_base_url"},
-    "hubspot": {"app_secret", "access_token", "api_base_url"},
-    "webhook": {"hmac_secret", "hmac_header"},
-    "custom": set(),
-}
-# Credentials that are secrets: printed as "***" unless --with-secrets.
-SECRET_CREDENTIALS = {
-    "basic_auth_password",
-    "api_token",
-    "app_secret",
-    "access_token",
-    "hmac_secret",
-}
-PATH_KEYS = {"object_type", "source_type", "object_id", "action", "time", "event_id", "record"}
-
-STEP_TEXT_FIELDS = (
-    "source_type",
-    "event_type",
-    "player_id",
-    "player_id_prefix",
-    "player_name",
-    "player_email",
-    "points",
-    "point_type",
-    "score_id",
-    "comment",
-    "point_time",
+from .configuration import (
+    ConfigurationInvalid,
+    credentials_shown,
+    filters_unseen,
+    integration_create,
+    integration_problems,
+    integration_update,
+    paths_shown,
+    setup_apply,
+    setup_problems,
 )
+from .models import Integration, IntegrationStep, StepFilter
+from .sources.registry import source_for
 
 
 class ConfigError(Exception):
@@ -56,50 +37,21 @@ class ConfigError(Exception):
         self.problems = problems
 
 
-class StrictSerializer(serializers.Serializer):
-    """Refuses keys it does not know: a typo in a file must not be silently dropped. Unknown
-    keys are reported together with every other problem of the same object."""
-
-    def run_validation(self, data: Any = serializers.empty) -> Any:
-        unknown: dict[str, list[str]] = {}
-        if isinstance(data, dict):
-            known = ", ".join(self.fields)
-            unknown = {
-                k: [f"unknown key; known keys: {known}"] for k in data if k not in self.fields
-            }
-        try:
-            value = super().run_validation(data)
-        except serializers.ValidationError as exc:
-            if unknown and isinstance(exc.detail, dict):
-                raise serializers.ValidationError({**exc.detail, **unknown}) from None
-            raise
-        if unknown:
-            raise serializers.ValidationError(unknown)
-        return value
+# Shape only: the keys each object may have and the types of their values. Lists of objects
+# are checked item by item (so one bad step does not hide the problems of the others).
 
 
-class FilterFileSerializer(StrictSerializer):
-    field = serializers.CharField(max_length=200)
+class FilterFileSerializer(serializers.Serializer):
+    field = serializers.CharField(max_length=200, default="", allow_blank=True)
     operator = serializers.ChoiceField(choices=StepFilter.Operator.values, default="in")
     values = serializers.ListField(child=serializers.JSONField(), default=list)
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        values = attrs["values"]
-        for value in values:
-            if isinstance(value, dict | list):
-                raise serializers.ValidationError({"values": [f"{value!r} is not a single value"]})
-        if attrs["operator"] not in ("empty", "not_empty") and not values:
-            raise serializers.ValidationError(
-                {"values": [f"operator '{attrs['operator']}' needs at least one value"]}
-            )
-        return attrs
 
-
-class StepFileSerializer(StrictSerializer):
+class StepFileSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=IntegrationStep.Kind.values)
     name = serializers.CharField(max_length=200)
     enabled = serializers.BooleanField(default=True)
-    source_type = serializers.CharField(max_length=50)
+    source_type = serializers.CharField(max_length=50, default="", allow_blank=True)
     event_type = serializers.ChoiceField(
         choices=IntegrationStep.EventType.values, default="", allow_blank=True
     )
@@ -116,96 +68,28 @@ class StepFileSerializer(StrictSerializer):
     create_tags = serializers.BooleanField(default=True)
     point_time = serializers.CharField(max_length=200, default="", allow_blank=True)
     revoke = serializers.ChoiceField(choices=IntegrationStep.Revoke.values, default="on_change")
-    filters = FilterFileSerializer(many=True, default=list)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        problems: dict[str, list[str]] = {}
-        if not attrs["player_id"]:
-            problems["player_id"] = ["a step needs the player id column"]
-        if attrs["kind"] == "points":
-            if not attrs["series"]:
-                problems["series"] = ["a points step needs a score series"]
-            if attrs["points"] and attrs["point_type"]:
-                problems["point_type"] = ["set points or point_type, not both"]
-            elif not attrs["points"] and not attrs["point_type"]:
-                problems["points"] = ["a points step needs points (a column or a number) "
-                                      "or a point type column"]  # fmt: skip
-        if problems:
-            raise serializers.ValidationError(problems)
-        return attrs
+    filters = serializers.ListField(child=serializers.JSONField(), default=list)
 
 
-class PointTypeFileSerializer(StrictSerializer):
+class PointTypeFileSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     points = serializers.DecimalField(max_digits=12, decimal_places=2)
 
 
-class SeriesFileSerializer(StrictSerializer):
+class SeriesFileSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
-    point_types = PointTypeFileSerializer(many=True, default=list)
+    point_types = serializers.ListField(child=serializers.JSONField(), default=list)
 
 
-class IntegrationFileSerializer(StrictSerializer):
+class IntegrationFileSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     type = serializers.CharField(max_length=20)
     enabled = serializers.BooleanField(default=True)
-    webhook_secret = serializers.CharField(max_length=128, required=False)
+    webhook_secret = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
     credentials = serializers.DictField(default=dict)
-    paths = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
-    series = SeriesFileSerializer(many=True, default=list)
-    steps = StepFileSerializer(many=True, required=False)
-
-    def validate_type(self, value: str) -> str:
-        known = [t for t, _ in source_choices()]
-        if value not in known:
-            raise serializers.ValidationError(f'"{value}" is not a valid choice.')
-        return value
-
-    def validate_webhook_secret(self, value: str) -> str:
-        if value != SECRET_MASK and not re.fullmatch(r"[A-Za-z0-9_\-]{8,128}", value):
-            raise serializers.ValidationError(
-                f"{value!r} is not URL-safe text of at least 8 characters (A-Z, a-z, 0-9, _ and -)"
-            )
-        return value
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        problems: dict[str, Any] = {}
-        allowed = CREDENTIAL_KEYS[attrs["type"]]
-        unknown = sorted(set(attrs["credentials"]) - allowed)
-        if unknown:
-            problems["credentials"] = [
-                f"unknown key '{key}' for type {attrs['type']}; known: "
-                + (", ".join(sorted(allowed)) or "none")
-                for key in unknown
-            ]
-        if "paths" in attrs:
-            if attrs["type"] != "webhook":
-                problems["paths"] = ["only integrations of type 'webhook' have paths"]
-            else:
-                bad = sorted(set(attrs["paths"]) - PATH_KEYS)
-                if bad:
-                    problems["paths"] = [f"unknown key '{k}'" for k in bad]
-        steps = attrs.get("steps") or []
-        seen: set[str] = set()
-        for index, step in enumerate(steps):
-            if step["name"] in seen:
-                problems[f"steps[{index}].name"] = [f"step name '{step['name']}' is used twice"]
-            seen.add(step["name"])
-        # A point type column needs a series with point types (from the file or the database).
-        typed = {s["name"].lower() for s in attrs["series"] if s["point_types"]}
-        for index, step in enumerate(steps):
-            if step["kind"] == "points" and step["point_type"] and step["series"]:
-                name = step["series"]
-                if (
-                    name.lower() not in typed
-                    and not PointType.objects.filter(series__name__iexact=name).exists()
-                ):
-                    problems[f"steps[{index}].point_type"] = [
-                        f"series '{name}' has no point types to match the column against"
-                    ]
-        if problems:
-            raise serializers.ValidationError(problems)
-        return attrs
+    paths = serializers.DictField(required=False)
+    series = serializers.ListField(child=serializers.JSONField(), default=list)
+    steps = serializers.ListField(child=serializers.JSONField(), required=False)
 
 
 def _problems(errors: Any, prefix: str = "") -> list[str]:
@@ -217,10 +101,8 @@ def _problems(errors: Any, prefix: str = "") -> list[str]:
                 name = prefix
             elif isinstance(key, int):  # DRF reports list items by index
                 name = f"{prefix}[{key}]"
-            elif prefix and not str(key).startswith("steps["):
-                name = f"{prefix}.{key}"
             else:
-                name = str(key)
+                name = f"{prefix}.{key}" if prefix else str(key)
             lines.extend(_problems(value, name))
     elif isinstance(errors, list):
         if all(isinstance(e, str) for e in errors):
@@ -234,127 +116,142 @@ def _problems(errors: Any, prefix: str = "") -> list[str]:
     return lines
 
 
-def integration_validate(*, data: Any) -> dict[str, Any]:
+def _shaped(
+    serializer_class: type[serializers.Serializer], data: Any, where: str, lines: list[str]
+) -> dict[str, Any] | None:
+    """The object's values when its shape fits, else None; its problems are added to `lines`.
+    A key the object may not have is a problem too: a typo must not be silently dropped."""
+    if isinstance(data, dict):
+        known = serializer_class().fields
+        for key in data:
+            if key not in known:
+                name = f"{where}.{key}" if where else str(key)
+                lines.append(f"{name}: unknown key; known keys: {', '.join(known)}")
+        data = {k: v for k, v in data.items() if k in known}
+    serializer = serializer_class(data=data)
+    if serializer.is_valid():
+        return dict(serializer.validated_data)
+    lines.extend(_problems(serializer.errors, where))
+    return None
+
+
+def _items(data: Any, key: str) -> list[Any]:
+    value = data.get(key) if isinstance(data, dict) else None
+    return value if isinstance(value, list) else []
+
+
+@dataclass
+class ValidFile:
+    integration: dict[str, Any]
+    series: list[dict[str, Any]]
+    steps: list[dict[str, Any]] | None  # None: the file has no `steps` key
+
+
+def integration_validate(*, data: Any) -> ValidFile:
+    """The file's values, or ConfigError naming every problem of shape and of meaning."""
     if not isinstance(data, dict):
         raise ConfigError(["the file must hold one JSON object (an integration)"])
-    serializer = IntegrationFileSerializer(data=data)
-    if not serializer.is_valid():
-        raise ConfigError(_problems(serializer.errors))
-    return dict(serializer.validated_data)
+    lines: list[str] = []
+    top = _shaped(IntegrationFileSerializer, data, "", lines)
+    series = []
+    for index, item in enumerate(_items(data, "series")):
+        found = _shaped(SeriesFileSerializer, item, f"series[{index}]", lines)
+        if found is not None:
+            types = [
+                _shaped(PointTypeFileSerializer, pt, f"series[{index}].point_types[{n}]", lines)
+                for n, pt in enumerate(found["point_types"])
+            ]
+            series.append({**found, "point_types": [t for t in types if t is not None]})
+    steps: list[dict[str, Any] | None] = []
+    for index, item in enumerate(_items(data, "steps")):
+        step = _shaped(StepFileSerializer, item, f"steps[{index}]", lines)
+        filters = [
+            _shaped(FilterFileSerializer, flt, f"steps[{index}].filters[{n}]", lines)
+            for n, flt in enumerate(_items(item, "filters"))
+        ]
+        if step is not None:
+            step["filters"] = filters
+        steps.append(step)
+
+    # Meaning, for every object whose shape fits: the configuration services' checks.
+    name, type_ = data.get("name"), data.get("type")
+    existing = Integration.objects.filter(name=name).first() if isinstance(name, str) else None
+    problems: dict[str, str] = {}
+    if top is not None:
+        found = integration_problems(
+            name=top["name"], type=top["type"], webhook_secret=top.get("webhook_secret"),
+            credentials=top["credentials"], paths=top.get("paths"), integration=existing,
+        )  # fmt: skip
+        problems.update(found)
+    source = source_for(type_) if isinstance(type_, str) else None
+    problems.update(setup_problems(source=source, integration=existing, series=series, steps=steps))
+    lines.extend(f"{key}: {message}" for key, message in problems.items())
+    if lines or top is None:
+        raise ConfigError(lines)
+    return ValidFile(
+        integration=top,
+        series=series,
+        steps=[s for s in steps if s is not None] if "steps" in data else None,
+    )
 
 
-def series_get_or_create(*, name: str) -> ScoreSeries:
-    series = ScoreSeries.objects.filter(name__iexact=name).first()
-    return series or ScoreSeries.objects.create(name=name)
+@dataclass
+class ImportReport:
+    integration: Integration
+    created: bool
+    warnings: list[str] = field(default_factory=list)  # lines like `steps[1].filters[0].field: …`
 
 
 @transaction.atomic
-def integration_import(*, data: Any) -> tuple[Integration, bool]:
-    """Create or update (matched by name) an integration from a file's data. Returns
-    (integration, created). Raises ConfigError naming every problem, changing nothing."""
-    attrs = integration_validate(data=data)
-    integration = Integration.objects.filter(name=attrs["name"]).first()
+def integration_import_report(*, data: Any) -> ImportReport:
+    """Create or update (matched by name) an integration from a file's data. Raises ConfigError
+    naming every problem, changing nothing. Warns of filters on fields that no recent delivery
+    had."""
+    valid = integration_validate(data=data)
+    top = valid.integration
+    integration = Integration.objects.filter(name=top["name"]).first()
     created = integration is None
-    if integration is None:
-        integration = Integration(name=attrs["name"])
-    elif integration.type != attrs["type"]:
-        raise ConfigError([f"type: integration '{integration.name}' is {integration.type}, "
-                           f"not {attrs['type']}; types cannot change"])  # fmt: skip
-    integration.type = attrs["type"]
-    integration.enabled = attrs["enabled"]
-    secret = attrs.get("webhook_secret")
-    if secret and secret != SECRET_MASK:
-        if Integration.objects.filter(webhook_secret=secret).exclude(pk=integration.pk).exists():
-            raise ConfigError(["webhook_secret: another integration already uses this secret"])
-        integration.webhook_secret = secret
-    credentials = dict(integration.credentials or {})
-    for key, value in attrs["credentials"].items():
-        if value != SECRET_MASK:  # "***" keeps the stored value
-            credentials[key] = value
-    if "paths" in attrs:
-        credentials["paths"] = dict(attrs["paths"])
-    integration.credentials = credentials
-    integration.save()
-
-    steps = attrs.get("steps")
-    series_list = attrs["series"]
-    if steps is None and created:
-        defaults = _defaults(integration.type)
-        steps = defaults["steps"]
-        series_list = series_list or defaults["series"]
-    named = []
-    for series_data in series_list:
-        series = series_get_or_create(name=series_data["name"])
-        named.append(series)
-        for pt in series_data["point_types"]:
-            existing = series.point_types.filter(name__iexact=pt["name"]).first()
-            if existing is None:
-                PointType.objects.create(series=series, name=pt["name"], points=pt["points"])
-            elif existing.points != pt["points"]:
-                existing.points = pt["points"]
-                existing.save(update_fields=["points"])
-    if steps is not None:
-        _steps_apply(integration, steps)
-    step_series = ScoreSeries.objects.filter(steps__integration=integration, steps__enabled=True)
-    integration.series.set({*named, *step_series})
-    return integration, created
+    try:
+        if integration is None:
+            # No `steps` key: a new integration gets its type's default setup.
+            integration = integration_create(
+                name=top["name"], type=top["type"], enabled=top["enabled"],
+                webhook_secret=top.get("webhook_secret"), credentials=top["credentials"],
+                paths=top.get("paths"), default_setup=valid.steps is None,
+            )  # fmt: skip
+        else:
+            integration_update(
+                integration=integration, type=top["type"], enabled=top["enabled"],
+                webhook_secret=top.get("webhook_secret"), credentials=top["credentials"],
+                paths=top.get("paths"),
+            )  # fmt: skip
+        named = setup_apply(integration=integration, series=valid.series, steps=valid.steps)
+    except ConfigurationInvalid as exc:  # checked above; a concurrent change can still differ
+        raise ConfigError([f"{k}: {v}" for k, v in exc.problems.items()]) from None
+    used = ScoreSeries.objects.filter(steps__integration=integration, steps__enabled=True)
+    integration.series.set({*named, *used})
+    return ImportReport(integration, created, _warnings(integration, valid.steps))
 
 
-def _defaults(integration_type: str) -> dict[str, Any]:
-    """The type's default series and steps (DESIGN §5), validated like a file's."""
-    from .sources import default_config
-
-    defaults = default_config(integration_type) or {"series": [], "steps": []}
-    return {
-        "series": SeriesFileSerializer(many=True).run_validation(defaults["series"]),
-        "steps": StepFileSerializer(many=True).run_validation(defaults["steps"]),
-    }
-
-
-@transaction.atomic
-def integration_defaults_apply(*, integration: Integration) -> None:
-    """Give an integration without steps its type's default series and steps."""
-    defaults = _defaults(integration.type)
-    for series_data in defaults["series"]:
-        integration.series.add(series_get_or_create(name=series_data["name"]))
-    _steps_apply(integration, defaults["steps"])
-    integration.series.add(*ScoreSeries.objects.filter(steps__integration=integration))
+def _warnings(integration: Integration, steps: list[dict[str, Any]] | None) -> list[str]:
+    lines = []
+    for index, data in enumerate(steps or []):
+        step = integration.steps.get(name=data["name"])
+        fields = [f["field"] for f in data["filters"]]
+        unseen = filters_unseen(step=step, fields=fields)
+        for number, flt in enumerate(data["filters"]):
+            if flt["field"] in unseen:
+                lines.append(f"steps[{index}].filters[{number}].field: {unseen[flt['field']]}")
+    return lines
 
 
-def _steps_apply(integration: Integration, steps: list[dict[str, Any]]) -> None:
-    """Exactly the file's steps: matched by name; missing ones disabled, never deleted (the ledger
-    refers to them)."""
-    kept = []
-    for order, data in enumerate(steps):
-        step = integration.steps.filter(name=data["name"]).first() or IntegrationStep(
-            integration=integration, name=data["name"]
-        )
-        step.kind = data["kind"]
-        step.order = order
-        step.enabled = data["enabled"]
-        for name in STEP_TEXT_FIELDS:
-            setattr(step, name, data[name])
-        step.tags = list(data["tags"])
-        step.create_tags = data["create_tags"]
-        step.revoke = data["revoke"]
-        step.series = series_get_or_create(name=data["series"]) if data["series"] else None
-        step.save()
-        step.filters.all().delete()
-        StepFilter.objects.bulk_create(
-            StepFilter(step=step, field=f["field"], operator=f["operator"], values=f["values"])
-            for f in data["filters"]
-        )
-        kept.append(step.pk)
-    integration.steps.exclude(pk__in=kept).update(enabled=False)
+def integration_import(*, data: Any) -> tuple[Integration, bool]:
+    """integration_import_report's integration and whether it was created."""
+    report = integration_import_report(data=data)
+    return report.integration, report.created
 
 
 def integration_export(*, integration: Integration, with_secrets: bool = False) -> dict[str, Any]:
-    def secret(key: str, value: Any) -> Any:
-        return value if with_secrets or key not in SECRET_CREDENTIALS else SECRET_MASK
-
-    credentials = {
-        k: secret(k, v) for k, v in sorted(integration.credentials.items()) if k != "paths"
-    }
     steps = list(
         integration.steps.select_related("series").prefetch_related("filters").order_by("order")
     )
@@ -367,11 +264,12 @@ def integration_export(*, integration: Integration, with_secrets: bool = False) 
         "name": integration.name,
         "type": integration.type,
         "enabled": integration.enabled,
-        "webhook_secret": integration.webhook_secret if with_secrets else SECRET_MASK,
-        "credentials": credentials,
+        "webhook_secret": integration.webhook_secret if with_secrets else "***",
+        "credentials": credentials_shown(integration=integration, with_secrets=with_secrets),
     }
-    if integration.type == "webhook":
-        data["paths"] = dict(integration.credentials.get("paths") or {})
+    paths = paths_shown(integration=integration)
+    if paths is not None:
+        data["paths"] = paths
     data["series"] = [
         {"name": s.name}
         | (

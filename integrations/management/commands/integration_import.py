@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from integrations.config_file import ConfigError, integration_import
+from integrations.config_file import ConfigError, integration_import_report
 
 
 class Command(BaseCommand):
@@ -33,12 +33,15 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(f"{path} is not valid JSON: {exc}") from None
         try:
-            integration, created = integration_import(data=data)
+            report = integration_import_report(data=data)
         except ConfigError as exc:
             lines = "\n".join(f"  - {p}" for p in exc.problems)
             raise CommandError(
                 f"{path} was refused, nothing changed ({len(exc.problems)} problem(s)):\n{lines}"
             ) from None
-        verb = "created" if created else "updated"
+        integration = report.integration
+        verb = "created" if report.created else "updated"
         steps = integration.steps.count()
         self.stdout.write(f"{verb} integration '{integration.name}' ({steps} steps)")
+        for warning in report.warnings:
+            self.stdout.write(self.style.WARNING(f"warning: {warning}"))
