@@ -11,6 +11,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -21,9 +22,27 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
 from . import services
-from .configuration import integration_defaults_apply
+from .configuration import (
+    filter_create,
+    filter_update,
+    filters_unseen,
+    integration_create,
+    integration_update,
+    step_create,
+    step_update,
+)
+from .configuration.step import POINTS_ONLY, fields_of_kind
 from .console import step_dry_run
-from .forms import IntegrationStepForm, StepFilterForm, StepTestForm
+from .forms import (
+    IntegrationForm,
+    StepFilterForm,
+    StepFilterInlineForm,
+    StepForm,
+    StepInlineForm,
+    StepTestForm,
+    credential_rows,
+    path_rows,
+)
 from .models import (
     Integration,
     IntegrationStep,
@@ -32,6 +51,7 @@ from .models import (
     SyncRun,
     WebhookEvent,
 )
+from .sources.registry import Source, sources
 from .sync import SyncNotPossible, sync_start
 
 
@@ -52,15 +72,64 @@ def admin_link(obj: Any, text: Any = None) -> str:
     return format_html('<a href="{}">{}</a>', url, obj if text is None else text)
 
 
+# --- the doors of the admin to the configuration services --------------------------------------
+
+
+def _adopt(obj: Any, saved: Any) -> None:
+    """Make the admin's object the one a service saved (the admin goes on with its own)."""
+    obj.pk = saved.pk
+    obj._state.adding = False
+    obj._state.db = saved._state.db
+    for f in type(saved)._meta.concrete_fields:
+        setattr(obj, f.attname, getattr(saved, f.attname))
+
+
+def _formset_saved(formset: Any, save: Any) -> list[Any]:
+    """Save an inline formset through the services: `save(form)` creates or changes a form's
+    object (None: nothing to save). Fills what the admin's change message reads; returns the
+    objects created or changed."""
+    formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+    saved = []
+    for form in formset.initial_forms:
+        obj = form.instance
+        if obj.pk is None:
+            continue
+        if form in formset.deleted_forms:
+            formset.deleted_objects.append(obj)
+            formset.delete_existing(obj, commit=True)
+        elif form.has_changed():
+            formset.changed_objects.append((save(form), form.changed_data))
+            saved.append(formset.changed_objects[-1][0])
+    for form in formset.extra_forms:
+        if not form.has_changed() or (formset.can_delete and formset._should_delete_form(form)):
+            continue
+        formset.new_objects.append(save(form))
+        saved.append(formset.new_objects[-1])
+    return saved
+
+
 # --- steps --------------------------------------------------------------------------------------
 
 
 class StepInline(admin.TabularInline):
     model = IntegrationStep
-    fields = ("order", "name", "kind", "source_type", "event_type", "enabled", "customise")
+    form = StepInlineForm
+    fields = ("order", "name", "kind", "source_type", "player_id", "series", "points",
+              "enabled", "customise")  # fmt: skip
     readonly_fields = ("customise",)
     extra = 0
     ordering = ("order", "id")
+
+    def formfield_for_dbfield(self, db_field: Any, request: Any, **kwargs: Any) -> Any:
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if field is not None and isinstance(field.widget, RelatedFieldWidgetWrapper):
+            field.widget = field.widget.widget  # a row has no room for the series' buttons
+        return field
+
+    verbose_name_plural = (
+        "Integration steps — a users step needs a player id column; a points step also a score "
+        "series and points (a column or a number). ⚙ customise for every other setting."
+    )
 
     @admin.display(description="")
     def customise(self, obj: IntegrationStep) -> str:
@@ -73,7 +142,7 @@ class StepInline(admin.TabularInline):
 
 class StepFilterInline(admin.TabularInline):
     model = StepFilter
-    form = StepFilterForm
+    form = StepFilterInlineForm
     extra = 0
     verbose_name = "filter"
     verbose_name_plural = (
@@ -82,65 +151,114 @@ class StepFilterInline(admin.TabularInline):
     )
 
 
+def _filters_saved(request: HttpRequest, admin_: admin.ModelAdmin, step: IntegrationStep,
+                   fields: list[str]) -> None:  # fmt: skip
+    """Warn of filters on fields that no recent delivery of the step's type had."""
+    for warning in filters_unseen(step=step, fields=fields).values():
+        admin_.message_user(request, warning, messages.WARNING)
+
+
+_MAPPINGS = ("series", "player_id", "player_id_prefix", "player_name", "player_email", "points",
+             "point_type", "score_id", "comment", "point_time")  # fmt: skip
+
+
 @admin.register(IntegrationStep)
 class IntegrationStepAdmin(admin.ModelAdmin):
-    form = IntegrationStepForm
+    form = StepForm
     list_display = ("name", "integration", "kind", "source_type", "event_type", "enabled", "order")
     list_filter = ("integration", "kind", "enabled")
     list_select_related = ("integration", "series")
     search_fields = ("name",)
     inlines = (StepFilterInline,)
     readonly_fields = ("test_console",)
-    fieldsets = (
-        (None, {"fields": ("integration", "kind", "name", "order", "enabled", "test_console")}),
-        (
-            "Mappings",
-            {
-                "description": "Columns are paths into the object's record, e.g. status, "
-                "owner_id, user_id.id, custom_fields.<key>.value, label_ids.0.",
-                "fields": (
-                    "series",
-                    "player_id",
-                    "player_id_prefix",
-                    "player_name",
-                    "player_email",
-                    "points",
-                    "point_type",
-                    "score_id",
-                    "comment",
-                    "point_time",
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        # A users step has the users fields only (the seed's users step); adding, the kind is
+        # chosen first and the page shows the chosen kind's fields (points-only ones are
+        # marked, and only the chosen kind's fields count).
+        kind = obj.kind if obj is not None else ""
+        fields = fields_of_kind(kind) if kind else fields_of_kind(IntegrationStep.Kind.POINTS)
+        points = IntegrationStep.Kind.POINTS
+        only = "" if obj is not None else " Points steps only."
+        main = ("integration", "kind", "name", "order", "enabled", "test_console")
+        sets: list[Any] = [
+            (None, {"fields": main}),
+            (
+                "Mappings",
+                {
+                    "description": "Columns are paths into the object's record, e.g. status, "
+                    "owner_id, user_id.id, custom_fields.&lt;key&gt;.value, label_ids.0.",
+                    "fields": [f for f in _MAPPINGS if f in fields],
+                },
+            ),
+        ]
+        if kind in ("", points):
+            sets += [
+                (
+                    "Tag column(s) in source",
+                    {
+                        "description": "Add columns that will be added as tags for the points "
+                        "scored. You can add them as tag or #tag. With #tag every word starting "
+                        "with a '#' in the column is added as a tag." + only,
+                        "fields": ("tags", "create_tags"),
+                        "classes": ("points-only",),
+                    },
                 ),
-            },
-        ),
-        (
-            "Tag column(s) in source",
-            {
-                "description": "Add columns that will be added as tags for the points scored. "
-                "You can add them as tag or #tag. With #tag every word starting with a '#' in "
-                "the column is added as a tag.",
-                "fields": ("tags", "create_tags"),
-            },
-        ),
-        (
-            "Revoke settings",
-            {
-                "description": "Use the revoke settings to customise how and when old points "
-                "are revoked and replaced with new points.",
-                "fields": ("revoke",),
-            },
-        ),
-        (
-            "Webhook settings",
-            {
-                "description": "The type of object in the external system, and which of its "
-                "changes the step uses.",
-                "fields": ("source_type", "event_type"),
-            },
-        ),
-    )
+                (
+                    "Revoke settings",
+                    {
+                        "description": "Use the revoke settings to customise how and when old "
+                        "points are revoked and replaced with new points." + only,
+                        "fields": ("revoke",),
+                        "classes": ("points-only",),
+                    },
+                ),
+            ]
+        sets.append(
+            (
+                "Webhook settings",
+                {
+                    "description": "The type of object in the external system, and which of its "
+                    "changes the step uses.",
+                    "fields": ("source_type", "event_type"),
+                },
+            )
+        )
+        return sets
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # A step's kind and integration stay what they are (award states refer to the step).
+        return ("test_console", "integration", "kind") if obj is not None else ("test_console",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[IntegrationStep]:
         return super().get_queryset(request).select_related("integration", "series")
+
+    def render_change_form(
+        self, request: HttpRequest, context: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        context["points_only_fields"] = list(POINTS_ONLY)
+        return super().render_change_form(request, context, *args, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if change:
+            stored = IntegrationStep.objects.select_related("integration").get(pk=obj.pk)
+            saved = step_update(step=stored, **form.service_changes())
+        else:
+            saved = step_create(integration=form.integration(), **form.service_changes())
+        _adopt(obj, saved)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        step = form.instance
+
+        def save(filter_form: Any) -> StepFilter:
+            arguments = filter_form.service_arguments()
+            if filter_form.instance.pk:
+                stored = StepFilter.objects.get(pk=filter_form.instance.pk)
+                return filter_update(step_filter=stored, **arguments)
+            return filter_create(step=step, **arguments)
+
+        saved = _formset_saved(formset, save)
+        _filters_saved(request, self, step, [f.field for f in saved])
 
     def get_urls(self) -> list[Any]:
         test = self.admin_site.admin_view(self.test_view)
@@ -205,27 +323,83 @@ class BackfillForm(forms.Form):
 _BASE_URL: ContextVar[str] = ContextVar("admin_base_url", default="")
 
 
+def _source_sets(source: Source, integration: Integration | None) -> list[Any]:
+    """The fieldsets of a source's credentials and paths. Adding (no `integration`): titled by
+    the type and marked with it, so that the page shows only the chosen type's."""
+    adding = integration is None
+    classes = ("source-group", f"source-{source.type}") if adding else ()
+    stored = integration.credentials if integration is not None else {}
+    help_text = source.sign_in_help if adding else ""
+    sets: list[Any] = []
+    if source.credentials or not source.paths:
+        sets.append(
+            (
+                f"{source.label} credentials" if adding else "Credentials",
+                {"fields": credential_rows(source, stored if isinstance(stored, dict) else {}),
+                 "classes": classes,
+                 "description": help_text or ("" if source.credentials else "No credentials.")},
+            )
+        )  # fmt: skip
+    if source.paths:
+        example = (
+            format_html("An example delivery and its paths:<pre>{}</pre>", source.example_delivery)
+            if source.example_delivery
+            else ""
+        )
+        sets.append(
+            (
+                f"{source.label} paths" if adding else "Paths",
+                {"fields": path_rows(source), "classes": classes,
+                 "description": format_html("{}{}", "" if source.credentials else help_text,
+                                            example)},
+            )
+        )  # fmt: skip
+    return sets
+
+
 @admin.register(Integration)
 class IntegrationAdmin(admin.ModelAdmin):
+    form = IntegrationForm
     inlines = (StepInline,)
     actions = ("import_users", "backfill", "rotate_secret")
     list_display = ("name", "type", "enabled", "webhook_url")
     list_filter = ("type", "enabled")
     search_fields = ("name",)
-    readonly_fields = ("webhook_url", "auth_help", "recent_events", "created_at", "updated_at")
     filter_horizontal = ("series",)
-    fieldsets = (
-        (None, {"fields": ("name", "type", "enabled")}),
-        ("Webhook", {"fields": ("webhook_url", "auth_help", "webhook_secret")}),
-        ("Credentials", {"fields": ("credentials",)}),
-        ("Score series", {"fields": ("series",), "classes": ("collapse",)}),
-        ("Recent events", {"fields": ("recent_events",)}),
-    )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ()
+        # An integration's type cannot change: its credentials and steps are the type's.
+        return ("type", "webhook_url", "auth_help", "add_step", "recent_events", "created_at",
+                "updated_at")  # fmt: skip
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
-        if obj is None:  # the add form: what an admin chooses first
-            return ((None, {"fields": ("name", "type", "enabled", "credentials")}),)
-        return self.fieldsets
+        if obj is None:  # the add form: the type first, then the chosen type's fields
+            return [
+                (None, {"fields": ("name", "type", "enabled", "webhook_secret")}),
+                *(fs for source in sources() for fs in _source_sets(source, None)),
+            ]
+        source = obj.source
+        return [
+            (None, {"fields": ("name", "type", "enabled")}),
+            ("Webhook", {"fields": ("webhook_url", "auth_help", "webhook_secret")}),
+            *(_source_sets(source, obj) if source is not None else []),
+            ("Score series", {"fields": ("series",), "classes": ("collapse",)}),
+            ("Steps", {"fields": ("add_step",)}),
+            ("Recent events", {"fields": ("recent_events",)}),
+        ]
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        # Credentials and paths are the form's own fields (the type's), not the model's.
+        if obj is None:
+            model_fields = ("name", "type", "enabled", "webhook_secret")
+        else:
+            model_fields = ("name", "enabled", "webhook_secret", "series")
+        kwargs["fields"] = model_fields
+        return super().get_form(request, obj, change=change, **kwargs)
 
     def get_inlines(self, request: HttpRequest, obj: Any) -> Any:
         return self.inlines if obj is not None else ()
@@ -243,15 +417,42 @@ class IntegrationAdmin(admin.ModelAdmin):
         finally:
             _BASE_URL.reset(token)
 
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        super().save_related(request, form, formsets, change)
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        arguments = form.service_arguments()
+        if change:
+            arguments.pop("type")
+            stored = Integration.objects.get(pk=obj.pk)
+            _adopt(obj, integration_update(integration=stored, **arguments))
+            return
+        # A new integration gets its type's default setup, ready to use.
+        saved = integration_create(**arguments, default_setup=True)
+        _adopt(obj, saved)
+        count = saved.steps.count()
+        if count:
+            self.message_user(request, f"Added the {count} default steps of this type.")
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         integration = form.instance
-        if not change and not integration.steps.exists():
-            # A new integration without steps gets its type's default setup, ready to use.
-            integration_defaults_apply(integration=integration)
-            count = integration.steps.count()
-            if count:
-                self.message_user(request, f"Added the {count} default steps of this type.")
+
+        def save(step_form: Any) -> IntegrationStep:
+            changes = step_form.service_changes()
+            if step_form.instance.pk:
+                stored = IntegrationStep.objects.select_related("integration").get(
+                    pk=step_form.instance.pk
+                )
+                return step_update(step=stored, **changes)
+            return step_create(integration=integration, **changes)
+
+        _formset_saved(formset, save)
+
+    @admin.display(description="Add a step")
+    def add_step(self, obj: Integration) -> str:
+        url = reverse("admin:integrations_integrationstep_add")
+        return format_html(
+            '<a class="button" href="{}?integration={}">Add a step with all its settings</a>',
+            url,
+            obj.pk,
+        )
 
     @admin.display(description="Webhook URL")
     def webhook_url(self, obj: Integration) -> str:
@@ -433,6 +634,18 @@ class StepFilterAdmin(admin.ModelAdmin):
     form = StepFilterForm
     list_display = ("step", "field", "operator", "values")
     list_select_related = ("step",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ("step",) if obj is not None else ()  # a filter stays with its step
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        arguments = form.service_arguments()
+        if change:
+            saved = filter_update(step_filter=StepFilter.objects.get(pk=obj.pk), **arguments)
+        else:
+            saved = filter_create(step=form.cleaned_data["step"], **arguments)
+        _adopt(obj, saved)
+        _filters_saved(request, self, saved.step, [saved.field])
 
 
 @admin.register(SeenChange)

@@ -392,41 +392,6 @@ def points_step_evaluate(step: IntegrationStep, change: Change) -> PointsEvaluat
     return PointsEvaluation(object_id, desired, tuple(notes))
 
 
-# --- configuration ------------------------------------------------------------------------------
-
-
-def step_config_problems(
-    *,
-    kind: str,
-    series: Any,
-    points: str,
-    point_type: str,
-    player_id: str,
-) -> dict[str, str]:
-    """What makes a step unusable, by field, in words for the admin (form, API and files)."""
-    problems: dict[str, str] = {}
-    if not player_id.strip():
-        problems["player_id"] = "Player id in source is required: the column with the user's id."
-    if kind != IntegrationStep.Kind.POINTS:
-        return problems
-    if series is None:
-        problems["series"] = "A points step needs a score series to add points to."
-    if points.strip() and point_type.strip():
-        problems["point_type"] = (
-            "Set either a points column (or number) or a point type column, not both."
-        )
-    elif not points.strip() and not point_type.strip():
-        problems["points"] = (
-            "Set a points column (or a fixed number), or a point type column instead."
-        )
-    elif point_type.strip() and series is not None and not series.point_types.exists():
-        problems["point_type"] = (
-            f"Series '{series.name}' has no point types to match column '{point_type}' against: "
-            "add point types to the series, or use a points column."
-        )
-    return problems
-
-
 def _looks_like_email(text: str) -> bool:
     from django.core.exceptions import ValidationError
     from django.core.validators import validate_email

@@ -96,11 +96,12 @@ def test_a_filter_with_two_values_is_saved_from_the_step_page(
     ("changes", "field", "message"),
     [
         ({"points": "", "point_type": ""}, "points",
-         "Set a points column (or a fixed number), or a point type column instead."),
+         "Points column in source is required for a points step: a column or a fixed number"),
         ({"points": "", "point_type": "type"}, "point_type",
-         "Series &#x27;Deals&#x27; has no point types to match column &#x27;type&#x27;"),
+         "Point type column in source &#x27;type&#x27; is matched to the point types of series "
+         "&#x27;Deals&#x27;, and that series has no point types"),
         ({"point_type": "type"}, "point_type", "not both"),
-        ({"series": ""}, "series", "A points step needs a score series"),
+        ({"series": ""}, "series", "Add points to score series is required for a points step."),
         ({"player_id": ""}, "player_id", "Player id in source is required"),
     ],
 )  # fmt: skip
@@ -129,7 +130,7 @@ def test_filter_needs_a_value_for_is_one_of(admin_client: Client, pipedrive: Any
         reverse("admin:integrations_integrationstep_change", args=[step.pk]), data
     )
 
-    assert "Operator &#x27;is one of&#x27; needs a value." in response.content.decode()
+    assert "Operator &#x27;is one of&#x27; needs at least one value." in response.content.decode()
 
 
 def console(client: Client, step: IntegrationStep, **data: Any) -> str:
@@ -222,4 +223,4 @@ def test_point_type_series_message_names_the_series(admin_client: Client, pipedr
         reverse("admin:integrations_integrationstep_change", args=[step.pk]),
         step_form_data(step, points="", point_type="stage"),
     )
-    assert "Series &#x27;Deals&#x27;" in response.content.decode()
+    assert "series &#x27;Deals&#x27;" in response.content.decode()
