@@ -28,8 +28,9 @@ class Integration(models.Model):
     credentials = models.JSONField(
         default=dict,
         blank=True,
-        help_text="Per-type credentials: basic auth for Pipedrive, app secret for HubSpot, "
-        "HMAC secret for generic webhooks, API base URL and token for pulling data.",
+        # Written only by the configuration services: an object of the fields the type's source
+        # declares (sources/*/__init__.py), and for generic webhooks their paths under "paths".
+        help_text="The credential fields the integration's type declares.",
     )
     series = models.ManyToManyField(
         "scoring.ScoreSeries",
