@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand
 
 from integrations.config_file import integration_import
 from integrations.models import Integration
+from integrations.sources.pipedrive import SOURCE as PIPEDRIVE
 from players.services import player_upsert
 
 DEMO_INTEGRATION = "Pipedrive (demo)"
@@ -34,7 +35,7 @@ class Command(BaseCommand):
         if integration is None:
             # No `steps` key: a new Pipedrive integration gets its default steps and series.
             integration, _ = integration_import(
-                data={"name": DEMO_INTEGRATION, "type": "pipedrive"}
+                data={"name": DEMO_INTEGRATION, "type": PIPEDRIVE.type}
             )
         for external_id, name, email in DEMO_PLAYERS:
             player_upsert(external_id=external_id, name=name, email=email)
