@@ -301,6 +301,7 @@ class StepInlineForm(StepForm):
     users row are refused, naming the field."""
 
     untouched_rows_pass = True
+    tags = None  # type: ignore[assignment]  # behind the gear wheel
 
     class Meta(StepForm.Meta):
         fields: tuple[str, ...] = ("order", "name", "kind", "source_type", "player_id",
