@@ -143,3 +143,29 @@ def test_a_users_step_page_shows_only_the_users_fields(
     assert page.locator("h2", has_text="Revoke settings").count() == 0
     assert page.locator("h2", has_text="Tag column(s) in source").count() == 0
     shoot(page, "users-step-page")
+
+
+def test_adding_a_step_the_chosen_kind_shows_its_fields(
+    page: Any, live_server: Any, pipedrive: Integration
+) -> None:
+    log_in(page, live_server.url)
+    page.goto(f"{live_server.url}/admin/integrations/integration/{pipedrive.pk}/change/")
+
+    page.click("text=Add a step with all its settings")
+    page.select_option("#id_kind", "users")
+    for field in ("series", "points", "point_type", "tags", "revoke"):
+        expect(page.locator(f".field-{field}").first).to_be_hidden()
+    expect(page.locator("#id_player_email")).to_be_visible()
+    page.select_option("#id_kind", "points")
+    expect(page.locator("#id_series")).to_be_visible()
+    page.select_option("#id_kind", "users")
+    page.fill("#id_name", "People")
+    page.fill("#id_source_type", "person")
+    page.fill("#id_player_id", "id")
+    page.fill("#id_player_name", "name")
+    shoot(page, "step-add-users")
+    page.click("input[name=_save]")
+
+    expect(page.get_by_text("was added successfully", exact=False).first).to_be_visible()
+    people = pipedrive.steps.get(name="People")
+    assert (people.kind, people.integration, people.player_name) == ("users", pipedrive, "name")
