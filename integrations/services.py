@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Mapping
@@ -195,7 +196,44 @@ def json_parse(body: bytes) -> tuple[Any, str]:
         return None, f"body is not valid JSON: {exc}"
     if _depth(payload) > MAX_JSON_DEPTH:
         return None, f"body nests deeper than {MAX_JSON_DEPTH} levels"
+    # Only a body with such an escape can hold such text (JSON allows no raw NUL in a string,
+    # and a raw surrogate is not UTF-8); the walk confirms, since an escaped backslash before
+    # "u0000" is plain text.
+    if _UNSTORABLE_ESCAPE.search(body):
+        problem = _unstorable_text(payload)
+        if problem:
+            return None, problem
     return payload, ""
+
+
+# PostgreSQL text holds neither NUL nor unpaired surrogates: a delivery carrying them could never
+# be processed (DataError in the worker, retried until it gave up), so it is refused on arrival.
+_UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _unstorable_text(payload: Any) -> str:
+    """Why the payload cannot be stored as text, naming where, or "" when it can."""
+
+    def problem(char: str, path: str, *, in_key: bool = False) -> str:
+        what = "a NUL character" if char == "\x00" else "an unpaired surrogate"
+        where = f"{'in a key ' if in_key else ''}at {path[:200] or 'the top level'}"
+        return f"body holds {what} (\\u{ord(char):04x}) {where}: the database cannot store it"
+
+    stack: list[tuple[Any, str]] = [(payload, "")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if found := _UNSTORABLE.search(item):
+                return problem(found.group(), path)
+        elif isinstance(item, dict):
+            for key, value in item.items():
+                if found := _UNSTORABLE.search(key):
+                    return problem(found.group(), path, in_key=True)
+                stack.append((value, f"{path}.{key}" if path else key))
+        elif isinstance(item, list):
+            stack.extend((v, f"{path}.{i}" if path else str(i)) for i, v in enumerate(item))
+    return ""
 
 
 def _depth(value: Any) -> int:
