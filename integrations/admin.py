@@ -11,14 +11,14 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
+
+from scoring.admin import CappedCountPaginator, admin_link
 
 from . import services
 from .config_file import integration_defaults_apply
@@ -33,24 +33,6 @@ from .models import (
     WebhookEvent,
 )
 from .sync import SyncNotPossible, sync_start
-
-
-class CappedCountPaginator(Paginator):
-    """Counting a big table costs more than showing a page: count at most CAP rows."""
-
-    CAP = 10_000
-
-    @cached_property
-    def count(self) -> int:
-        return self.object_list[: self.CAP + 1].count()  # type: ignore[attr-defined]
-
-
-def admin_link(obj: Any, text: Any = None) -> str:
-    if obj is None:
-        return "—"
-    url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
-    return format_html('<a href="{}">{}</a>', url, obj if text is None else text)
-
 
 # --- steps --------------------------------------------------------------------------------------
 
