@@ -20,7 +20,6 @@ from django.utils.html import format_html, format_html_join
 
 from scoring.admin import CappedCountPaginator, admin_link
 
-from . import services
 from .config_file import integration_defaults_apply
 from .console import step_dry_run
 from .forms import IntegrationStepForm, StepFilterForm, StepTestForm
@@ -32,6 +31,8 @@ from .models import (
     SyncRun,
     WebhookEvent,
 )
+from .services.drain import events_reprocess
+from .services.maintenance import integration_secret_rotate
 from .sync import SyncNotPossible, sync_start
 
 # --- steps --------------------------------------------------------------------------------------
@@ -288,7 +289,7 @@ class IntegrationAdmin(admin.ModelAdmin):
     @admin.action(description="Rotate webhook secret (the old URL stops working)")
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet[Integration]) -> None:
         for integration in queryset:
-            services.integration_secret_rotate(integration=integration)
+            integration_secret_rotate(integration=integration)
             url = request.build_absolute_uri(integration.webhook_path)
             self.message_user(
                 request,
@@ -419,7 +420,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
     @admin.action(description="Reprocess selected events")
     def reprocess(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
-        count = services.events_reprocess(event_ids=list(queryset.values_list("pk", flat=True)))
+        count = events_reprocess(event_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"{count} event(s) queued for processing.", messages.SUCCESS)
 
 

@@ -9,8 +9,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from . import services
 from .models import Integration
+from .services.ingest import IntegrationChanged, webhook_receive
 from .sources import adapter_for
 from .spool import secret_digest, spool_replay_soon, spool_write
 
@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 # The integrations this process last read from the database, by the SHA-256 of their secret.
 # A delivery is authenticated against this copy and stored only if the integration is still
-# that version (checked in the INSERT itself: services.webhook_receive(guarded=True)); while the
+# that version (checked in the INSERT itself: ingest.webhook_receive(guarded=True)); while the
 # database is down, it authenticates deliveries before they are spooled.
 _last_known: dict[str, Integration] = {}
 
@@ -87,11 +87,11 @@ def webhook(request: HttpRequest, secret: str) -> JsonResponse:
         if database_down:
             return _spool(secret, body, request, verified=True)
         try:
-            receipt = services.webhook_receive(
+            receipt = webhook_receive(
                 integration=integration, body=body, headers=request.headers, guarded=True
             )
             break
-        except services.IntegrationChanged:
+        except IntegrationChanged:
             # Changed since this process read it (credentials, type, a new URL): read it again
             # and authenticate the delivery against what it is now.
             found = _integration_reread(secret, body, request)

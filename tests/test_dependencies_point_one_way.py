@@ -32,6 +32,12 @@ def imported_apps(app: str) -> dict[str, set[str]]:
     return found
 
 
+def test_scoring_imports_nothing_from_integrations() -> None:
+    modules = imported_apps("scoring")
+    assert "scoring/services.py" in modules
+    assert {m: n for m, n in modules.items() if "integrations" in n} == {}
+
+
 def test_players_imports_nothing_from_scoring_or_integrations() -> None:
     modules = imported_apps("players")
     assert "players/services.py" in modules
