@@ -1,18 +1,25 @@
-"""Storing a delivery: the JSON checks, the guarded INSERT, the receipt the webhook answers with."""
+"""Storing a delivery: the JSON checks, the guarded INSERT, the receipt the webhook answers with.
+
+A delivery is authenticated against the integration as this process last read it (one query
+fewer per delivery) and stored only if the integration is still that version, checked in the
+INSERT itself; `integration_for_secret` keeps that copy and reads it again when it may be old.
+"""
 
 from __future__ import annotations
 
+import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from ..models import Integration, WebhookEvent
+from ..spool import secret_digest
 from .wake import events_wake_soon
 
 # Headers worth keeping with a delivery. Never Authorization or signatures: no secret is stored.
@@ -191,3 +198,61 @@ def _depth(value: Any) -> int:
         elif isinstance(item, list):
             stack.extend((v, depth + 1) for v in item)
     return deepest
+
+
+# The integrations this process last read from the database, by the SHA-256 of their secret.
+# While the database is down, this copy authenticates deliveries before they are spooled.
+_last_known: dict[str, Integration] = {}
+
+
+@dataclass(frozen=True)
+class Authenticated:
+    """Whom a delivery is for and whether it may be stored."""
+
+    integration: Integration | None  # None: no integration has this secret, or see below
+    error: str = ""  # why the delivery is refused ("" when it is authentic)
+    database_down: bool = False  # no copy of the integration here and the database is down
+
+
+def integration_for_secret(
+    secret: str, *, authenticate: Callable[[Integration], str], fresh: bool = False
+) -> Authenticated:
+    """The integration with this webhook secret, and the delivery checked against it by
+    `authenticate` (which returns why it is refused, or "").
+
+    From this process's copy when it has one; a delivery refused against the copy is checked
+    again against the integration as the database holds it now (its credentials may have
+    changed), or refused against the copy when the database is down. `fresh`: the copy is
+    known to be old (the guarded INSERT said the integration changed): read it again."""
+    known = None if fresh else _last_known.get(secret_digest(secret))
+    # The secret has 256 random bits; the comparison is constant-time.
+    if known is not None and hmac.compare_digest(known.webhook_secret, secret):
+        error = authenticate(known)
+        if not error:
+            return Authenticated(known)
+        try:
+            integration = _integration_read(secret)
+        except DatabaseError:
+            return Authenticated(known, error)
+    else:
+        try:
+            integration = _integration_read(secret)
+        except DatabaseError:
+            return Authenticated(None, database_down=True)
+    if integration is None:
+        return Authenticated(None)
+    return Authenticated(integration, authenticate(integration))
+
+
+def _integration_read(secret: str) -> Integration | None:
+    """The integration with this webhook secret, from the database; kept as this process's
+    copy. Raises DatabaseError."""
+    integration = Integration.objects.filter(webhook_secret=secret).first()
+    if integration is not None and not hmac.compare_digest(integration.webhook_secret, secret):
+        integration = None
+    digest = secret_digest(secret)
+    if integration is None:
+        _last_known.pop(digest, None)
+    else:
+        _last_known[digest] = integration
+    return integration
