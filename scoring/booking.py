@@ -1,4 +1,4 @@
-"""The unit of work of booking: how reconcile's reads and writes reach the database.
+"""The unit of work of booking: how reconcile reaches the database.
 
 A `Booking` is passed to everything that books (reconcile, the ledger, award states) and to the
 evaluation that reads players and point types on the way. It writes at once and reads afresh,

@@ -1,5 +1,5 @@
-"""Applying stored changes: every matching step's evaluation made to happen through one unit of
-work, and each event's verdict.
+"""Applying changes: what every matching step's evaluation wants, made to happen through one
+unit of work, ending in each event's verdict.
 
 One path for every caller: a drain applies its batch through a BatchBooking, `event_process`
 applies one event (a batch of one) and a pull sync one page through a Booking that writes at

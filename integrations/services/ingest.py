@@ -1,8 +1,8 @@
 """Storing a delivery: the JSON checks, the guarded INSERT, the receipt the webhook answers with.
 
 A delivery is authenticated against the integration as this process last read it (one query
-fewer per delivery) and stored only if the integration is still that version, checked in the
-INSERT itself; `integration_for_secret` keeps that copy and reads it again when it may be old.
+fewer per delivery), then stored only if the integration is still that version, checked in the
+INSERT itself. `integration_for_secret` keeps that copy, reading it again when it may be old.
 """
 
 from __future__ import annotations
