@@ -11,16 +11,15 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
-from . import services
+from scoring.admin import CappedCountPaginator, admin_link
+
 from .config_file import integration_defaults_apply
 from .console import step_dry_run
 from .forms import IntegrationStepForm, StepFilterForm, StepTestForm
@@ -32,25 +31,9 @@ from .models import (
     SyncRun,
     WebhookEvent,
 )
+from .services.drain import events_reprocess
+from .services.maintenance import integration_secret_rotate
 from .sync import SyncNotPossible, sync_start
-
-
-class CappedCountPaginator(Paginator):
-    """Counting a big table costs more than showing a page: count at most CAP rows."""
-
-    CAP = 10_000
-
-    @cached_property
-    def count(self) -> int:
-        return self.object_list[: self.CAP + 1].count()  # type: ignore[attr-defined]
-
-
-def admin_link(obj: Any, text: Any = None) -> str:
-    if obj is None:
-        return "—"
-    url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
-    return format_html('<a href="{}">{}</a>', url, obj if text is None else text)
-
 
 # --- steps --------------------------------------------------------------------------------------
 
@@ -293,7 +276,7 @@ class IntegrationAdmin(admin.ModelAdmin):
     @admin.action(description="Rotate webhook secret (the old URL stops working)")
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet[Integration]) -> None:
         for integration in queryset:
-            services.integration_secret_rotate(integration=integration)
+            integration_secret_rotate(integration=integration)
             url = request.build_absolute_uri(integration.webhook_path)
             self.message_user(
                 request,
@@ -424,7 +407,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
     @admin.action(description="Reprocess selected events")
     def reprocess(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
-        count = services.events_reprocess(event_ids=list(queryset.values_list("pk", flat=True)))
+        count = events_reprocess(event_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"{count} event(s) queued for processing.", messages.SUCCESS)
 
 

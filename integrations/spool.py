@@ -49,7 +49,7 @@ def spool_dir() -> Path:
 
 def spool_write(*, secret: str, body: bytes, headers: Mapping[str, str], verified: bool) -> str:
     """Append one delivery durably (write, flush, fsync). Raises OSError when it cannot."""
-    from .services import KEPT_HEADERS
+    from .services.ingest import KEPT_HEADERS
 
     spool_id = uuid.uuid4().hex
     line = json.dumps(
@@ -110,7 +110,8 @@ class ReplayResult:
 def spool_replay() -> ReplayResult:
     """Move spooled deliveries into the events table and queue them. Safe to run anywhere, any
     number of times: each delivery is stored once (its spool id is unique)."""
-    from .services import event_enqueue_on_commit, json_problem
+    from .services.drain import event_enqueue_on_commit
+    from .services.ingest import json_problem
 
     result = ReplayResult()
     directory = spool_dir()

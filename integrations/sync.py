@@ -14,8 +14,10 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from scoring.booking import Booking
+
 from .models import Integration, SyncRun
-from .services import changes_apply
+from .services.apply import changes_apply
 from .sources import SourceUnavailable
 
 logger = logging.getLogger(__name__)
@@ -81,9 +83,15 @@ def sync_page(*, run_id: int) -> SyncRun | None:
         locked = SyncRun.objects.select_for_update().get(pk=run_id)
         if locked.cursor.get(object_type) != run.cursor.get(object_type):
             return locked  # another worker applied this page meanwhile
+        booking = Booking()
         verdict = changes_apply(
-            integration=integration, changes=page.changes, event=None, received_at=timezone.now()
+            integration=integration,
+            changes=page.changes,
+            event=None,
+            received_at=timezone.now(),
+            booking=booking,
         )
+        booking.flush()
         locked.status = SyncRun.Status.RUNNING
         locked.done += len(page.changes)
         locked.pages += 1

@@ -1,12 +1,8 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet, Sum
+from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.urls import reverse
-from django.utils.html import format_html, format_html_join
-
-from scoring.models import Transaction
 
 from .models import Player, PlayerIdentity
 from .services import InviteError, player_archive, player_invite
@@ -25,8 +21,8 @@ class PlayerAdmin(admin.ModelAdmin):
     list_filter = ("status",)
     search_fields = ("name", "email", "identities__external_id")
     inlines = (PlayerIdentityInline,)
-    readonly_fields = ("user", "totals", "created_at")
-    fields = ("name", "email", "status", "user", "totals", "created_at")
+    readonly_fields = ["user", "created_at"]
+    fields = ["name", "email", "status", "user", "created_at"]
     actions = ("invite", "archive")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Player]:
@@ -35,23 +31,6 @@ class PlayerAdmin(admin.ModelAdmin):
     @admin.display(description="external ids")
     def external_ids(self, obj: Player) -> str:
         return ", ".join(i.external_id for i in obj.identities.all())
-
-    @admin.display(description="points per series")
-    def totals(self, obj: Player) -> str:
-        if not obj.pk:
-            return "—"
-        rows = (
-            Transaction.objects.filter(player=obj)
-            .values("series_id", "series__name")
-            .annotate(total=Sum("points"))
-            .order_by("series__name")
-        )
-        ledger = reverse("admin:scoring_transaction_changelist")
-        return format_html_join(
-            "<br>",
-            '{}: {} (<a href="{}?player={}&series__id__exact={}">transactions</a>)',
-            ((r["series__name"], r["total"], ledger, obj.pk, r["series_id"]) for r in rows),
-        ) or format_html("no points yet")
 
     @admin.action(description="Convert to real player and invite")
     def invite(self, request: HttpRequest, queryset: QuerySet[Player]) -> None:

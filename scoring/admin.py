@@ -4,15 +4,36 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
-from django.db.models import QuerySet
+from django.core.paginator import Paginator
+from django.db.models import QuerySet, Sum
 from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse
+from django.utils.functional import cached_property
+from django.utils.html import format_html, format_html_join
 
-from integrations.admin import CappedCountPaginator, admin_link
+from players.admin import PlayerAdmin
 from players.models import Player
 
 from .ledger_csv import ledger_related, ledger_write
 from .models import AwardState, DailyTotal, MonthlyTotal, PointType, ScoreSeries, Tag, Transaction
+
+
+class CappedCountPaginator(Paginator):
+    """Counting a big table costs more than showing a page: count at most CAP rows."""
+
+    CAP = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list[: self.CAP + 1].count()  # type: ignore[attr-defined]
+
+
+def admin_link(obj: Any, text: Any = None) -> str:
+    """A link to the object's admin page (a dash for none), for the columns of every admin."""
+    if obj is None:
+        return "—"
+    url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+    return format_html('<a href="{}">{}</a>', url, obj if text is None else text)
 
 
 class PointTypeInline(admin.TabularInline):
@@ -179,3 +200,30 @@ class MonthlyTotalAdmin(TotalsAdmin):
 
     list_display = ("month", "series", "player", "points")
     date_hierarchy = "month"
+
+
+# The players admin, with each player's points per series: scoring's data, added here.
+admin.site.unregister(Player)
+
+
+@admin.register(Player)
+class PlayerPointsAdmin(PlayerAdmin):
+    readonly_fields = ["user", "totals", "created_at"]
+    fields = ["name", "email", "status", "user", "totals", "created_at"]
+
+    @admin.display(description="points per series")
+    def totals(self, obj: Player) -> str:
+        if not obj.pk:
+            return "—"
+        rows = (
+            Transaction.objects.filter(player=obj)
+            .values("series_id", "series__name")
+            .annotate(total=Sum("points"))
+            .order_by("series__name")
+        )
+        ledger = reverse("admin:scoring_transaction_changelist")
+        return format_html_join(
+            "<br>",
+            '{}: {} (<a href="{}?player={}&series__id__exact={}">transactions</a>)',
+            ((r["series__name"], r["total"], ledger, obj.pk, r["series_id"]) for r in rows),
+        ) or format_html("no points yet")

@@ -150,13 +150,13 @@ def pipedrive(db: None) -> Any:
 @pytest.fixture
 def deliver() -> Any:
     """Store a delivery as the webhook view does and process it as the worker does."""
-    from integrations import services
     from integrations.models import WebhookEvent
+    from integrations.services import apply, ingest
     from tests.pipedrive_payloads import body
 
     def deliver(integration: Any, payload: Any) -> WebhookEvent:
-        receipt = services.webhook_receive(integration=integration, body=body(payload), headers={})
-        event = services.event_process(event_id=receipt.event.pk)
+        receipt = ingest.webhook_receive(integration=integration, body=body(payload), headers={})
+        event = apply.event_process(event_id=receipt.event.pk)
         assert event is not None
         return event
 

@@ -13,7 +13,7 @@ from django.test import Client
 
 from integrations.config_file import integration_import
 from integrations.models import WebhookEvent
-from integrations.services import event_process
+from integrations.services.apply import event_process
 from players.models import Player
 from players.services import player_upsert
 from scoring.models import Transaction

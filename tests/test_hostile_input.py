@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from integrations.models import WebhookEvent
-from integrations.services import event_process
+from integrations.services.apply import event_process
 from players.services import player_upsert
 from scoring.models import Transaction
 from tests.support import fixture_bytes, fixture_json

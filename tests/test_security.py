@@ -18,7 +18,8 @@ from django.utils import timezone
 
 from integrations.config_file import integration_export
 from integrations.models import Integration, WebhookEvent
-from integrations.services import event_process, events_prune
+from integrations.services.apply import event_process
+from integrations.services.maintenance import events_prune
 from players.services import player_upsert
 from scoring.models import ScoreSeries, Transaction
 from tests.pipedrive_payloads import deal_v2
@@ -98,9 +99,9 @@ def test_raw_payloads_are_pruned_after_the_configured_days_and_the_ledger_stays(
 
 def test_an_event_that_keeps_failing_stops_after_n_attempts(pipedrive: Any, settings: Any) -> None:
     settings.EVENT_MAX_ATTEMPTS = 3
-    from integrations import services
+    from integrations.services import ingest
 
-    event = services.webhook_receive(integration=pipedrive, body=b"{}", headers={}).event
+    event = ingest.webhook_receive(integration=pipedrive, body=b"{}", headers={}).event
     WebhookEvent.objects.filter(pk=event.pk).update(attempts=3, error="will retry: HubSpot down")
 
     result = event_process(event_id=event.pk)

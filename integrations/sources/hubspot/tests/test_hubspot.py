@@ -59,7 +59,7 @@ def signed_post(
 
 
 def process(response: Any) -> WebhookEvent:
-    from integrations.services import event_process
+    from integrations.services.apply import event_process
 
     assert response.status_code == 202, response.content
     event = event_process(event_id=response.json()["event_id"])
