@@ -17,6 +17,7 @@ from .config_file import (
     integration_defaults_apply,
 )
 from .models import Integration, IntegrationStep, StepFilter
+from .sources.registry import source_for
 from .steps import step_config_problems
 
 
@@ -63,6 +64,12 @@ class IntegrationSerializer(serializers.ModelSerializer):
             attrs["credentials"] = {
                 k: (stored.get(k, "") if v == SECRET_MASK else v) for k, v in credentials.items()
             }
+            source = source_for(kind)
+            refused = source.url_problems(attrs["credentials"]) if source is not None else {}
+            if refused:
+                raise serializers.ValidationError(
+                    {"credentials": {key: [problem] for key, problem in refused.items()}}
+                )
         return attrs
 
     @transaction.atomic

@@ -15,7 +15,7 @@ from rest_framework import serializers
 from scoring.models import PointType, ScoreSeries
 
 from .models import Integration, IntegrationStep, StepFilter
-from .sources.registry import source_choices
+from .sources.registry import source_choices, source_for
 
 SECRET_MASK = "***"  # noqa: S105  (the mask, not a secret)
 
@@ -178,6 +178,10 @@ class IntegrationFileSerializer(StrictSerializer):
                 + (", ".join(sorted(allowed)) or "none")
                 for key in unknown
             ]
+        source = source_for(attrs["type"])
+        refused = source.url_problems(attrs["credentials"]) if source is not None else {}
+        for key, problem in refused.items():
+            problems[f"credentials.{key}"] = [problem]
         if "paths" in attrs:
             if attrs["type"] != "webhook":
                 problems["paths"] = ["only integrations of type 'webhook' have paths"]

@@ -37,6 +37,9 @@ def sync_start(*, integration: Integration, kind: str, since: datetime | None = 
     token = source.credential(source.pull_credential)
     if token is not None and not integration.credentials.get(token.key):
         raise SyncNotPossible(f"set {token.label} in the integration's credentials first")
+    refused = source.url_problems(integration.credentials)  # saved before the rule was
+    if refused:
+        raise SyncNotPossible(next(iter(refused.values())))
     if kind == SyncRun.Kind.BACKFILL and since is None:
         raise SyncNotPossible("a backfill needs a date to start from")
     run = SyncRun.objects.create(integration=integration, kind=kind, since=since)

@@ -221,6 +221,14 @@ EVENT_CLAIM_SECONDS = env_int("EVENT_CLAIM_SECONDS", 120)
 # HubSpot batch of 100 events is ~30 KB); 1 MiB leaves room for generic sources with big records.
 WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024)
 
+# --- Outbound calls ------------------------------------------------------------------------
+# Calls to a source's API go over https to its own hosts only (integrations/sources/outbound.py).
+# These hosts ("host" or "host:port", comma-separated) may be reached too, over http as well,
+# whatever address they resolve to, loopback included: local stand-ins of source APIs, tests.
+OUTBOUND_ALLOWED_HOSTS = [
+    h.strip() for h in os.environ.get("OUTBOUND_ALLOWED_HOSTS", "").split(",") if h.strip()
+]
+
 # --- Celery ---------------------------------------------------------------------------------
 # Read by pointagram_site/celery.py with namespace "CELERY"; tests/test_celery_config.py checks
 # that every CELERY_* name here is a real Celery setting (misspelled ones are silently ignored).

@@ -1,5 +1,5 @@
 """A local HTTP server standing in for a source's REST API in tests: recorded pages per path,
-answered in order (the last one repeats), every request remembered."""
+answered in order (the last one repeats), every request and every connection remembered."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ class ApiServer:
     def __init__(self) -> None:
         self.routes: dict[str, list[Page]] = {}
         self.requests: list[Seen] = []
+        self.connections = 0  # TCP connections accepted, whether or not a request followed
         self.lock = threading.Lock()
         self.url = ""
 
@@ -76,7 +77,13 @@ def api_server() -> Iterator[ApiServer]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        def verify_request(self, request: Any, client_address: Any) -> bool:
+            with api.lock:
+                api.connections += 1
+            return True
+
+    server = Server(("127.0.0.1", 0), Handler)
     api.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -26,6 +26,7 @@ from scoring.services import DesiredAward, NoAward, award_reconcile
 
 from ..models import Integration, IntegrationStep, SeenChange, WebhookEvent
 from ..sources import Change, DeliveryError, SourceUnavailable
+from ..sources.outbound import OutboundRefused
 from ..steps import (
     StepError,
     StepOutcome,
@@ -117,7 +118,7 @@ def event_split(event: WebhookEvent) -> list[Change] | Verdict:
         return Verdict(WebhookEvent.Status.FAILED, f"type {integration.type!r} is not registered")
     try:
         return source.adapter.split(integration, payload)
-    except DeliveryError as exc:
+    except (DeliveryError, OutboundRefused) as exc:  # trying again would not change it
         return Verdict(WebhookEvent.Status.FAILED, str(exc))
     except (SourceUnavailable, DatabaseError):
         raise  # try again later

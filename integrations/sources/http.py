@@ -25,12 +25,20 @@ def _wait_seconds(response: httpx.Response, attempt: int) -> float:
     return min(max(wait, 0.0), MAX_WAIT_SECONDS)
 
 
+def _endpoint(client: httpx.Client, url: str) -> str:
+    """The URL called, without its query: what errors name (never an answer's body, which
+    may hold what the source or a host it should not have been keeps to itself)."""
+    return str(client.build_request("GET", url).url.copy_with(query=None))
+
+
 def api_get(client: httpx.Client, url: str, params: Any = None) -> httpx.Response | None:
     """GET a JSON resource. Returns the response, or None for 404 (the object is gone).
 
     429 waits for Retry-After; 5xx and network errors are retried with backoff; after
-    ATTEMPTS tries, or on another 4xx, raises SourceUnavailable naming the URL and status.
+    ATTEMPTS tries, or on a redirect (not followed) or another 4xx, raises SourceUnavailable
+    naming the endpoint and status.
     """
+    endpoint = _endpoint(client, url)
     last = ""
     for attempt in range(ATTEMPTS):
         try:
@@ -48,12 +56,14 @@ def api_get(client: httpx.Client, url: str, params: Any = None) -> httpx.Respons
                 if response.status_code == 429
                 else (min(2.0**attempt * 0.25, MAX_WAIT_SECONDS))
             )
-            logger.info("%s answered %s; retrying in %.1fs", url, response.status_code, wait)
+            logger.info("%s answered %s; retrying in %.1fs", endpoint, response.status_code, wait)
             time.sleep(wait)
             continue
-        if response.status_code >= 400:
+        if 300 <= response.status_code < 400:
             raise SourceUnavailable(
-                f"GET {url} answered HTTP {response.status_code}: {response.text[:200]}"
+                f"GET {endpoint} answered HTTP {response.status_code} (redirects are not followed)"
             )
+        if response.status_code >= 400:
+            raise SourceUnavailable(f"GET {endpoint} answered HTTP {response.status_code}")
         return response
-    raise SourceUnavailable(f"GET {url} failed {ATTEMPTS} times (last: {last})")
+    raise SourceUnavailable(f"GET {endpoint} failed {ATTEMPTS} times (last: {last})")

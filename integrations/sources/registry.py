@@ -2,8 +2,9 @@
 
 Each source is one sub-package whose `__init__.py` defines `SOURCE = Source(...)`: its label, its
 credential fields, how a delivery proves where it comes from, its sign-in help, the credential
-pulls need, its sync client and its default steps. Adding a source is one folder plus one line
-in REGISTERED below; nothing outside `integrations/sources/` names a type (a test checks).
+pulls need, its sync client, its default steps and the hosts its API calls may reach. Adding a
+source is one folder plus one line in REGISTERED below; nothing outside `integrations/sources/`
+names a type (a test checks).
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import import_module
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from . import SourceAdapter
+from .outbound import url_problem
 
 # One line per source: the package holding its SOURCE. The first is the default type.
 REGISTERED = (
@@ -52,6 +54,9 @@ class Field:
     # This field needs that one as well (a basic-auth user needs its password).
     goes_with: str = ""
     placeholder: str = ""
+    # A "url": the hosts calls to it may reach over https (OUTBOUND_ALLOWED_HOSTS adds more).
+    # Filled from its source's outbound_hosts.
+    hosts: tuple[str, ...] = ()
 
     def problem(self, value: Any) -> str:
         """What is wrong with a value an admin gave, naming the field and the value ("" = ok)."""
@@ -77,6 +82,9 @@ class Field:
                     f"{self.label}: {value!r} must be a plain base URL "
                     "(no query, fragment or login)"
                 )
+            refused = url_problem(value, self.hosts)
+            if refused:
+                return f"{self.label}: {refused}"
         if self.kind == "header" and not _HEADER.fullmatch(value):
             return f"{self.label}: {value!r} is not an HTTP header name (letters, digits, -)"
         return ""
@@ -101,6 +109,17 @@ class Source:
     sync: Any = None  # module with api_client, object_types, page (see sources/*/sync.py)
     defaults: Mapping[str, Any] | None = None  # default series and steps, as in an import file
     api_only: bool = False  # no deliveries: points come through the API
+    # The hosts its API calls may reach, over https only: "api.hubapi.com", "*.pipedrive.com"
+    # (any subdomain). OUTBOUND_ALLOWED_HOSTS adds hosts for every source (sources/outbound.py).
+    outbound_hosts: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # A URL credential accepts the source's hosts: Field.problem alone then says it all.
+        fields = tuple(
+            replace(f, hosts=self.outbound_hosts) if f.kind == "url" and not f.hosts else f
+            for f in self.credentials
+        )
+        object.__setattr__(self, "credentials", fields)
 
     def credential(self, key: str) -> Field | None:
         return next((f for f in self.credentials if f.key == key), None)
@@ -131,6 +150,17 @@ class Source:
                 problem = f"{f.label} is set: set {other.label if other else f.goes_with} too"
             if problem:
                 problems[f.key] = problem
+        return problems
+
+    def url_problems(self, values: Mapping[str, Any]) -> dict[str, str]:
+        """The URL credentials among these values that calls may not go to, by key."""
+        problems: dict[str, str] = {}
+        for f in self.credentials:
+            value = values.get(f.key)
+            if f.kind == "url" and value:
+                problem = f.problem(value)
+                if problem:
+                    problems[f.key] = problem
         return problems
 
     def paths_problems(self, values: Mapping[str, Any]) -> dict[str, str]:

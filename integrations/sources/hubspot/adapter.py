@@ -14,6 +14,7 @@ import httpx
 
 from integrations.sources import Action, Change, DeliveryError
 from integrations.sources.http import api_get
+from integrations.sources.outbound import source_client
 from integrations.values import id_text, time_parse
 
 if TYPE_CHECKING:
@@ -48,8 +49,11 @@ def api_client(integration: Integration) -> httpx.Client:
     credentials = integration.credentials
     base_url = str(credentials.get("api_base_url") or DEFAULT_API_BASE_URL).rstrip("/")
     token = str(credentials.get("access_token") or "")
-    return httpx.Client(
-        base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=20.0
+    return source_client(
+        integration,
+        base_url=base_url,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=20.0,
     )
 
 

@@ -10,6 +10,7 @@ import httpx
 
 from integrations.sources import Change, SourceUnavailable, SyncPage
 from integrations.sources.http import api_get
+from integrations.sources.outbound import source_client
 from integrations.values import id_text, time_or_none
 
 if TYPE_CHECKING:
@@ -34,7 +35,9 @@ def api_client(integration: Integration) -> httpx.Client:
     if not token:
         raise SourceUnavailable("the integration has no api_token: set it in its credentials")
     base_url = str(credentials.get("api_base_url") or DEFAULT_API_BASE_URL).rstrip("/")
-    return httpx.Client(base_url=base_url, headers={"x-api-token": token}, timeout=30.0)
+    return source_client(
+        integration, base_url=base_url, headers={"x-api-token": token}, timeout=30.0
+    )
 
 
 def page(

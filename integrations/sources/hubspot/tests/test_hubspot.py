@@ -30,7 +30,8 @@ def local(name: str) -> Any:
 
 
 @pytest.fixture
-def hubspot(api: Any) -> Integration:
+def hubspot(api: Any, settings: Any) -> Integration:
+    settings.OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1"]  # the local stand-in of HubSpot's API
     integration, _ = integration_import(
         data={
             "name": "HubSpot",
