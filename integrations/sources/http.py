@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -14,6 +15,15 @@ logger = logging.getLogger(__name__)
 
 ATTEMPTS = 4
 MAX_WAIT_SECONDS = 30.0
+
+
+def api_path(*segments: str) -> str:
+    """An API path from its segments, each quoted whole ("4500/../owners" stays one segment).
+    An empty or dot segment is refused: no id may climb out of its collection."""
+    for segment in segments:
+        if segment in ("", ".", ".."):
+            raise ValueError(f"path segment {segment!r} is empty or a dot segment")
+    return "/" + "/".join(quote(segment, safe="") for segment in segments)
 
 
 def _wait_seconds(response: httpx.Response, attempt: int) -> float:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from integrations.sources import Change, SourceUnavailable, SyncPage
-from integrations.sources.http import api_get
+from integrations.sources.http import api_get, api_path
 from integrations.sources.outbound import source_client
 from integrations.values import id_text, time_or_none
 
@@ -21,11 +21,11 @@ PAGE_SIZE = 500  # Pipedrive's largest page
 USERS = "user"
 # object type -> v2 list endpoint (these accept updated_since, cursor and limit)
 COLLECTIONS = {
-    "deal": "/api/v2/deals",
-    "activity": "/api/v2/activities",
-    "person": "/api/v2/persons",
-    "organization": "/api/v2/organizations",
-    "product": "/api/v2/products",
+    "deal": api_path("api", "v2", "deals"),
+    "activity": api_path("api", "v2", "activities"),
+    "person": api_path("api", "v2", "persons"),
+    "organization": api_path("api", "v2", "organizations"),
+    "product": api_path("api", "v2", "products"),
 }
 
 
@@ -48,7 +48,7 @@ def page(
     since: datetime | None,
 ) -> SyncPage:
     if object_type == USERS:
-        response = api_get(client, "/v1/users")
+        response = api_get(client, api_path("v1", "users"))
         users = (response.json().get("data") or []) if response is not None else []
         changes = [
             Change(USERS, id_text(u.get("id")), "changed", u, None, None, None)
