@@ -186,6 +186,8 @@ class BackfillForm(forms.Form):
 
 
 _BASE_URL: ContextVar[str] = ContextVar("admin_base_url", default="")
+# An event's columns that can be megabytes (a delivery's body, its outcome): lists leave them out.
+EVENT_LARGE_FIELDS = ("body", "outcome", "headers")
 
 
 @admin.register(Integration)
@@ -256,7 +258,7 @@ class IntegrationAdmin(admin.ModelAdmin):
 
     @admin.display(description="Last 10 events")
     def recent_events(self, obj: Integration) -> str:
-        events = list(obj.events.order_by("-id")[:10])
+        events = list(obj.events.defer(*EVENT_LARGE_FIELDS).order_by("-id")[:10])
         if not events:
             return "No deliveries yet."
         rows = format_html_join(
@@ -353,6 +355,11 @@ class WebhookEventAdmin(admin.ModelAdmin):
     exclude = ("headers", "body", "outcome")
     actions = ("reprocess",)
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookEvent]:
+        # The list shows none of these, and one delivery's body or outcome can be megabytes;
+        # an event's own page reads them when it shows them.
+        return super().get_queryset(request).defer(*EVENT_LARGE_FIELDS)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # events come from sources, not from admins
 
@@ -423,11 +430,14 @@ class SeenChangeAdmin(admin.ModelAdmin):
     """Dedupe keys of processed changes; read-only, they are the record of what was seen."""
 
     list_display = ("key", "integration", "event")
-    list_select_related = ("integration",)
+    list_select_related = ("integration", "event")
     search_fields = ("key",)
     raw_id_fields = ("event",)
     paginator = CappedCountPaginator
     show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SeenChange]:
+        return super().get_queryset(request).defer(*(f"event__{f}" for f in EVENT_LARGE_FIELDS))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

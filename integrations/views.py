@@ -12,6 +12,7 @@ from .models import Integration
 from .services.ingest import (
     Authenticated,
     IntegrationChanged,
+    TooManyChanges,
     integration_for_secret,
     webhook_receive,
 )
@@ -52,6 +53,8 @@ def webhook(request: HttpRequest, secret: str) -> JsonResponse:
             # Changed since this process read it (credentials, type, a new URL): read it again
             # and authenticate the delivery against what it is now.
             continue
+        except TooManyChanges as exc:
+            return JsonResponse({"error": str(exc)}, status=413)
         except DatabaseError:
             return _spool(secret, body, request, verified=True)
     else:

@@ -220,6 +220,10 @@ EVENT_CLAIM_SECONDS = env_int("EVENT_CLAIM_SECONDS", 120)
 # Largest webhook body accepted, in bytes. Pipedrive and HubSpot deliveries are a few KB (a
 # HubSpot batch of 100 events is ~30 KB); 1 MiB leaves room for generic sources with big records.
 WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024)
+# The most changes (items of a JSON array) one delivery may hold; a source that documents its
+# own limit (HubSpot: 100) keeps to that. Above it the delivery is refused (413), nothing stored:
+# a delivery's changes are applied in one transaction, by one worker.
+WEBHOOK_MAX_CHANGES = env_int("WEBHOOK_MAX_CHANGES", 1000)
 
 # --- Outbound calls ------------------------------------------------------------------------
 # Calls to a source's API go over https to its own hosts only (integrations/sources/outbound.py).

@@ -91,6 +91,10 @@ class TagFilter(admin.SimpleListFilter):
         return queryset.filter(tags__name__iexact=value) if value else queryset
 
 
+# The event's columns a ledger list never shows (scoring names them; it does not import events).
+EVENT_LARGE_FIELDS = ("event__body", "event__outcome", "event__headers")
+
+
 class PlayerFilter(admin.SimpleListFilter):
     """Set by the links from a player's page (?player=<id>); shows only the chosen player."""
 
@@ -123,6 +127,10 @@ class TransactionAdmin(ReadOnlyAdmin):
               "comment", "point_time", "created_at", "revokes_link", "revoked_by_link",
               "step_link", "event_link", "source_object")  # fmt: skip
     readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Transaction]:
+        # The event column is a link by id: one delivery's body or outcome can be megabytes.
+        return super().get_queryset(request).defer(*EVENT_LARGE_FIELDS)
 
     def get_urls(self) -> list[Any]:
         export = self.admin_site.admin_view(self.export_view)

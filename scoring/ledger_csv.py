@@ -56,8 +56,10 @@ def ledger_queryset(
 
 
 def ledger_related(rows: QuerySet[Transaction]) -> QuerySet[Transaction]:
-    """What a CSV row reads, fetched in a fixed number of queries."""
-    return rows.select_related("player", "series", "point_type", "step").prefetch_related(
+    """What a CSV row reads, fetched in a fixed number of queries, and nothing else (the admin's
+    list joins the event, whose body and outcome can be megabytes: a row needs its id only)."""
+    related = rows.select_related(None).select_related("player", "series", "point_type", "step")
+    return related.prefetch_related(
         "tags", Prefetch("player__identities", queryset=PlayerIdentity.objects.order_by("pk"))
     )
 

@@ -330,3 +330,27 @@ def test_a_checked_address_is_connected_to_with_the_name_kept_for_tls(
     listener.close()
 
     assert names == ["api.hubapi.com"]
+
+
+def test_outbound_allowed_hosts_and_the_change_cap_come_from_the_environment() -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.plugin import ROOT
+
+    show = (
+        "import django, json; django.setup(); from django.conf import settings as s; "
+        "print(json.dumps([s.OUTBOUND_ALLOWED_HOSTS, s.WEBHOOK_MAX_CHANGES]))"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "pointagram_site.settings", "DEBUG": "1",
+           "OUTBOUND_ALLOWED_HOSTS": "127.0.0.1, hubspot-stub:8080,", "WEBHOOK_MAX_CHANGES": "50"}  # fmt: skip
+
+    result = subprocess.run(
+        [sys.executable, "-c", show], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [["127.0.0.1", "hubspot-stub:8080"], 50]

@@ -34,11 +34,17 @@ from ..steps import (
     score_object_id,
     users_step_evaluate,
 )
-from .ingest import json_parse
+from .ingest import changes_problem, json_parse
 
 logger = logging.getLogger(__name__)
 
 EVENT_RESULT_FIELDS = ["status", "error", "outcome", "processed_at", "source_type", "object_refs"]
+# What an event keeps of its verdict: the first outcomes and a line counting the rest, each
+# message cut short, and its errors up to a length. Lists and pages read it; a delivery of
+# many changes with long values must not make it megabytes.
+OUTCOME_KEEP = 100
+OUTCOME_MESSAGE_CHARS = 500
+ERROR_CHARS = 2000
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,9 @@ def event_split(event: WebhookEvent) -> list[Change] | Verdict:
     payload, problem = json_parse(bytes(event.body))
     if problem:
         return Verdict(WebhookEvent.Status.FAILED, problem)
+    too_many = changes_problem(integration, payload)  # stored before the limit, or spooled
+    if too_many:
+        return Verdict(WebhookEvent.Status.FAILED, too_many)
     if not integration.enabled:
         return Verdict(WebhookEvent.Status.IGNORED, outcome=[{"message": "integration disabled"}])
     source = integration.source
@@ -163,8 +172,40 @@ def events_apply(
                 steps=steps[event.integration_id],
                 owners=owners,
             )
-        event.status, event.error = verdict.status, verdict.error
-        event.outcome, event.processed_at = verdict.outcome, done
+        event.status, event.error = verdict.status, _cut(verdict.error, ERROR_CHARS)
+        event.outcome, event.processed_at = _outcome_kept(verdict.outcome), done
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _outcome_kept(outcome: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The first OUTCOME_KEEP outcomes, and a line counting the others by result."""
+    if len(outcome) <= OUTCOME_KEEP + 1:
+        return outcome
+    rest = outcome[OUTCOME_KEEP:]
+    counts: dict[str, int] = {}
+    for entry in rest:
+        result = str(entry.get("result") or "other")
+        counts[result] = counts.get(result, 0) + 1
+    by_result = ", ".join(f"{n} {result}" for result, n in sorted(counts.items()))
+    summary = f"{len(rest)} more outcomes not kept: {by_result}"
+    return [*outcome[:OUTCOME_KEEP], {"change": "", "result": "summary", "message": summary}]
+
+
+def _errors_text(errors: list[str]) -> str:
+    """The errors joined, at most ERROR_CHARS long: as many as fit, then how many more."""
+    text = "; ".join(errors)
+    if len(text) <= ERROR_CHARS:
+        return text
+    kept: list[str] = []
+    for index, error in enumerate(errors):
+        tail = f"… and {len(errors) - index} more errors"
+        if len("; ".join([*kept, error, tail])) > ERROR_CHARS:
+            return "; ".join([*kept, tail])
+        kept.append(error)
+    return _cut(text, ERROR_CHARS)  # not reached: the whole text was too long
 
 
 def _dedupe_keys_record(
@@ -280,9 +321,13 @@ def changes_apply(
             outcomes.append(outcome.as_json())
             applied = applied or outcome.applied
             if outcome.result == "error":
-                errors.append(outcome.as_json()["message"])
+                errors.append(outcomes[-1]["message"])
+    for entry in outcomes:  # a value shown in full could be a megabyte
+        entry["message"] = _cut(str(entry.get("message", "")), OUTCOME_MESSAGE_CHARS)
+        entry["change"] = _cut(str(entry.get("change", "")), 200)
     if errors:
-        return Verdict(Status.FAILED, "; ".join(errors), outcomes)
+        errors = [_cut(e, OUTCOME_MESSAGE_CHARS) for e in errors]
+        return Verdict(Status.FAILED, _errors_text(errors), outcomes)
     return Verdict(Status.PROCESSED if applied else Status.IGNORED, "", outcomes)
 
 

@@ -51,6 +51,10 @@ class IntegrationChanged(Exception):
     """The integration was changed (or its URL rotated) after the caller read it."""
 
 
+class TooManyChanges(Exception):
+    """The delivery holds more changes than its source may send at once; nothing was stored."""
+
+
 def webhook_receive(
     *, integration: Integration, body: bytes, headers: Mapping[str, str], guarded: bool = False
 ) -> Receipt:
@@ -59,9 +63,14 @@ def webhook_receive(
     A body that is not JSON is stored as `failed` with the reason, so an admin can see what the
     source sent, and is never processed. `guarded`: store it only if the integration is still
     as the caller read it (same secret, not changed since), in the same statement; otherwise
-    raise IntegrationChanged and store nothing.
+    raise IntegrationChanged and store nothing. A delivery with more changes than its source's
+    limit raises TooManyChanges, storing nothing.
     """
-    error = json_problem(body)
+    payload, error = json_parse(body)
+    if not error:
+        too_many = changes_problem(integration, payload)
+        if too_many:
+            raise TooManyChanges(too_many)
 
     # `headers` is case-insensitive when it comes from request.headers.
     kept = {name: headers[name] for name in KEPT_HEADERS if name in headers}
@@ -164,6 +173,18 @@ def _guarded_insert_sql() -> tuple[str, list[Any]]:
 
 
 MAX_JSON_DEPTH = 64
+
+
+def changes_problem(integration: Integration, payload: Any) -> str:
+    """Why the delivery holds too many changes to take, or "". Counted on the JSON already
+    parsed: an array's items are its changes (one object is one)."""
+    source = integration.source
+    if source is None or not isinstance(payload, list):
+        return ""
+    limit, why = source.change_limit()
+    if len(payload) <= limit:
+        return ""
+    return f"the delivery holds {len(payload)} changes; the limit is {limit} per delivery ({why})"
 
 
 def json_problem(body: bytes) -> str:

@@ -17,6 +17,8 @@ from importlib import import_module
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from django.conf import settings
+
 from . import SourceAdapter
 from .outbound import url_problem
 
@@ -112,6 +114,9 @@ class Source:
     # The hosts its API calls may reach, over https only: "api.hubapi.com", "*.pipedrive.com"
     # (any subdomain). OUTBOUND_ALLOWED_HOSTS adds hosts for every source (sources/outbound.py).
     outbound_hosts: tuple[str, ...] = ()
+    # The most changes one delivery may hold, when the source documents it (HubSpot: 100);
+    # otherwise WEBHOOK_MAX_CHANGES. More is refused on arrival (413), before any work.
+    max_changes: int | None = None
 
     def __post_init__(self) -> None:
         # A URL credential accepts the source's hosts: Field.problem alone then says it all.
@@ -120,6 +125,13 @@ class Source:
             for f in self.credentials
         )
         object.__setattr__(self, "credentials", fields)
+
+    def change_limit(self) -> tuple[int, str]:
+        """The most changes one delivery may hold, and where that limit comes from."""
+        limit = settings.WEBHOOK_MAX_CHANGES
+        if self.max_changes is not None and self.max_changes <= limit:
+            return self.max_changes, f"{self.label} sends at most {self.max_changes}"
+        return limit, "WEBHOOK_MAX_CHANGES"
 
     def credential(self, key: str) -> Field | None:
         return next((f for f in self.credentials if f.key == key), None)

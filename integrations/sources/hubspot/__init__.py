@@ -47,4 +47,5 @@ SOURCE = Source(
     sync=sync,
     defaults=DEFAULT_CONFIG,
     outbound_hosts=("api.hubapi.com",),
+    max_changes=100,  # HubSpot sends batches of at most 100 events
 )
