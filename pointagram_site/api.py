@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.db.models import ProtectedError
@@ -34,11 +35,16 @@ class Pagination(PageNumberPagination):
     def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
         for name in (self.page_query_param, self.page_size_query_param):
             value = request.query_params.get(name)
-            if value is not None and (not value.isdigit() or int(value) < 1):
+            # ASCII digits (str.isdigit() also takes '²'), few enough for int() and the database
+            if value is not None and not _WHOLE_NUMBER.fullmatch(value):
                 raise serializers.ValidationError(
-                    {name: [f"{name} must be a whole number of at least 1, not {value!r}."]}
-                )
+                    {name: [f"{name} must be a whole number of at least 1 (up to 15 digits), "
+                            f"not {value[:40]!r}."]}
+                )  # fmt: skip
         return super().paginate_queryset(queryset, request, view)
+
+
+_WHOLE_NUMBER = re.compile(r"[1-9][0-9]{0,14}")
 
 
 class Conflict(exceptions.APIException):

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.core.paginator import Paginator
 from django.db.models import QuerySet, Sum
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.urls import path, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
@@ -102,14 +103,30 @@ class PlayerFilter(admin.SimpleListFilter):
     parameter_name = "player"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        value = self.value()
-        if not value or not value.isdigit():
+        player_id = player_id_from(self.value())
+        if player_id is None:
             return []
-        return [(str(p.pk), p.name) for p in Player.objects.filter(pk=int(value))]
+        return [(str(p.pk), p.name) for p in Player.objects.filter(pk=player_id)]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        value = self.value()
-        return queryset.filter(player_id=int(value)) if value and value.isdigit() else queryset
+        player_id = player_id_from(self.value())
+        return queryset if player_id is None else queryset.filter(player_id=player_id)
+
+
+def player_id_from(value: Any) -> int | None:
+    """The player id a ?player= holds, or None: ASCII digits few enough for a bigint
+    (str.isdigit() also takes '²', which int() refuses)."""
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,18}", value):
+        return int(value)
+    return None
+
+
+def player_param_problem(request: HttpRequest) -> str:
+    """Why the ledger's ?player= is not a player id, or "" (absent or fine)."""
+    value = request.GET.get(PlayerFilter.parameter_name)
+    if value is None or player_id_from(value) is not None:
+        return ""
+    return f"player must be a player id (a whole number), not {value[:40]!r}"
 
 
 @admin.register(Transaction)
@@ -140,6 +157,8 @@ class TransactionAdmin(ReadOnlyAdmin):
         """The ledger CSV (DESIGN §8) of what the list shows: same filters, search and dates."""
         if not self.has_view_permission(request):
             return HttpResponse(status=403)
+        if problem := player_param_problem(request):
+            return HttpResponseBadRequest(problem, content_type="text/plain; charset=utf-8")
         changelist: ChangeList = self.get_changelist_instance(request)
         rows = changelist.get_queryset(request).order_by("id")
         response = HttpResponse(content_type="text/csv; charset=utf-8")
@@ -148,6 +167,8 @@ class TransactionAdmin(ReadOnlyAdmin):
         return response
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        if problem := player_param_problem(request):
+            return HttpResponseBadRequest(problem, content_type="text/plain; charset=utf-8")
         query = request.GET.urlencode()
         export = reverse("admin:scoring_transaction_export") + (f"?{query}" if query else "")
         return super().changelist_view(request, {**(extra_context or {}), "export_url": export})

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django import forms
 from django.contrib.admin.views.decorators import staff_member_required
@@ -15,6 +15,7 @@ from .chart import points_chart
 from .models import ScoreSeries
 from .selectors import (
     PERIODS,
+    board_day_problem,
     leaderboard,
     period_bounds,
     player_points_by_day,
@@ -34,12 +35,25 @@ class RangeForm(forms.Form):
     until = forms.DateField(required=False, help_text="last day, included (custom range)")
     tag = forms.CharField(required=False, max_length=100)
 
+    def clean_since(self) -> object:
+        return _board_day(self.cleaned_data.get("since"), "since")
+
+    def clean_until(self) -> object:
+        return _board_day(self.cleaned_data.get("until"), "until")
+
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}
         since, until = data.get("since"), data.get("until")
         if since and until and since > until:
             self.add_error("until", f"until {until} is before since {since}")
         return data
+
+
+def _board_day(day: date | None, name: str) -> date | None:
+    problem = board_day_problem(name, day) if day is not None else ""
+    if problem:
+        raise forms.ValidationError(problem)
+    return day
 
 
 def _start_of(day: object) -> datetime:
@@ -91,6 +105,7 @@ def leaderboard_page(request: HttpRequest, series_id: int) -> HttpResponse:
             "all_series": ScoreSeries.objects.all(),
             "time_zone": timezone.get_current_timezone_name(),
         },
+        status=400 if form.is_bound and form.errors else 200,  # the page says which field
     )
 
 

@@ -27,6 +27,7 @@ DEFAULT_API_BASE_URL = "https://api.hubapi.com"
 SIGNATURE_WINDOW_MS = 5 * 60 * 1000
 # HubSpot's object ids are numbers: anything else is not fetched (it would be put in a path).
 OBJECT_ID = re.compile(r"[0-9]{1,30}")
+MILLISECONDS = re.compile(r"[0-9]{1,15}")  # ASCII digits: str.isdigit() also takes '²'
 OBJECT_PATHS = {
     "contact": "contacts",
     "company": "companies",
@@ -109,8 +110,8 @@ class Adapter:
         timestamp = request.headers.get("X-HubSpot-Request-Timestamp", "")
         if not signature or not timestamp:
             return "missing X-HubSpot-Signature-v3 or X-HubSpot-Request-Timestamp"
-        if not timestamp.isdigit():
-            return f"X-HubSpot-Request-Timestamp {timestamp!r} is not milliseconds"
+        if not MILLISECONDS.fullmatch(timestamp):
+            return f"X-HubSpot-Request-Timestamp {timestamp[:40]!r} is not milliseconds"
         if abs(time.time() * 1000 - int(timestamp)) > SIGNATURE_WINDOW_MS:
             return "X-HubSpot-Request-Timestamp is more than 5 minutes away: request expired"
         expected = signature_v3(
