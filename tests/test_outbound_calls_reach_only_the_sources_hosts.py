@@ -259,8 +259,9 @@ def test_the_sources_own_hosts_and_named_hosts_are_accepted(
     assert integration.credentials["api_base_url"] == url
 
 
-def test_a_named_host_is_reachable_on_the_named_port_only(settings: Any) -> None:
-    settings.OUTBOUND_ALLOWED_HOSTS = ["hubspot-stub:8080"]
+@pytest.mark.parametrize("named", [["hubspot-stub:8080"], ["hubspot-stub:808x"]])
+def test_a_named_host_is_reachable_on_the_named_port_only(settings: Any, named: list[str]) -> None:
+    settings.OUTBOUND_ALLOWED_HOSTS = named  # a port that is not a number names nothing
 
     with pytest.raises(ConfigError, match=r"credentials\.api_base_url"):
         integration_import(data={"name": "X", "type": "hubspot",

@@ -32,19 +32,20 @@ class OutboundRefused(SourceUnavailable):
 
 
 def named_hosts() -> list[tuple[str, int | None]]:
-    """OUTBOUND_ALLOWED_HOSTS as (host, port); port None: any port."""
+    """OUTBOUND_ALLOWED_HOSTS as (host, port); port None: any port. An entry whose port is not
+    a number names nothing."""
     named: list[tuple[str, int | None]] = []
     for entry in settings.OUTBOUND_ALLOWED_HOSTS:
         text = entry.strip().lower()
-        host, port = text, None
         if text.startswith("["):  # [::1] or [::1]:8080
-            host, _, rest = text[1:].partition("]")
-            port = int(rest[1:]) if rest.startswith(":") and rest[1:].isdecimal() else None
-        elif text.count(":") == 1:
-            host, _, digits = text.partition(":")
-            port = int(digits) if digits.isdecimal() and digits.isascii() else None
-        if host:
-            named.append((host, port))
+            host, _, port = text[1:].partition("]")
+            port = port.removeprefix(":")
+        elif text.count(":") == 1:  # host:port (more colons: an IPv6 address alone)
+            host, _, port = text.partition(":")
+        else:
+            host, port = text, ""
+        if host and (not port or (port.isascii() and port.isdecimal())):
+            named.append((host, int(port) if port else None))
     return named
 
 
