@@ -14,7 +14,7 @@ from django.test import Client
 
 from integrations.config_file import ConfigError, integration_import
 from integrations.models import Integration, SyncRun, WebhookEvent
-from integrations.sync import SyncNotPossible, sync_page, sync_start
+from integrations.sync import SyncNotPossible, sync_page, sync_start, syncs_schedule
 from players.models import Player
 from tests.api_server import Page
 
@@ -77,8 +77,11 @@ def test_pipedrive_pulls_and_beat_are_refused_the_same_way(
     api.json("/v1/users", {"data": [{"id": 1, "name": "Internal", "active_flag": True}]})
     integration = stored_with_base_url(api.url, "pipedrive")
 
+    with django_capture_on_commit_callbacks() as queued:
+        started = syncs_schedule()  # beat: starts nothing for it, and says why in its log
     run = users_import(integration, django_capture_on_commit_callbacks)
 
+    assert (started, queued) == ([], [])
     assert (api.connections, api.requests) == (0, [])
     assert run.status == "failed" and "refused" in run.error
     assert not Player.objects.exists()
