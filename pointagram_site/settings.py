@@ -7,6 +7,7 @@ DEBUG              "1"/"true"/"yes" means true
 ALLOWED_HOSTS      comma-separated
 EMAIL_URL-ish      EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD,
                    EMAIL_USE_TLS, DEFAULT_FROM_EMAIL (console backend by default)
+API_SCHEMA_PUBLIC  "1" opens the API schema and docs to anonymous visitors (default: staff only)
 """
 
 from __future__ import annotations
@@ -201,7 +202,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Schema and docs: staff only, like reading the API, unless API_SCHEMA_PUBLIC.
+    "SERVE_PERMISSIONS": ["pointagram_site.api.SchemaReaders"],
 }
+# Open /api/v1/schema/ and /api/v1/docs/ to anonymous visitors (the API itself stays shut).
+API_SCHEMA_PUBLIC = env_bool("API_SCHEMA_PUBLIC")
 
 # --- Webhooks -------------------------------------------------------------------------------
 # Raw payloads (body and headers) of events older than this are pruned by a beat task; the

@@ -140,7 +140,8 @@ def admin_urls(world: dict[str, Any]) -> list[tuple[str, str]]:
 
 def staff_urls(world: dict[str, Any]) -> list[str]:
     return [reverse("players:profile", args=[world["player"].pk]), reverse("scoring:leaderboards"),
-            reverse("scoring:leaderboard", args=[world["series"].pk])]  # fmt: skip
+            reverse("scoring:leaderboard", args=[world["series"].pk]),
+            reverse("api-docs"), reverse("api-schema")]  # fmt: skip
 
 
 def test_anonymous_is_sent_to_login_everywhere(client: Client, world: dict[str, Any]) -> None:
@@ -148,6 +149,9 @@ def test_anonymous_is_sent_to_login_everywhere(client: Client, world: dict[str, 
         response = client.get(url)
         assert response.status_code == 302 and "/admin/login/" in response["Location"], url
     for url in staff_urls(world):
+        if url == reverse("api-schema"):  # an API answer, not a page
+            assert client.get(url).status_code == 401
+            continue
         assert "/admin/login/" in client.get(url)["Location"], url
     assert client.get("/api/v1/players/").status_code == 401
 
