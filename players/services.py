@@ -106,6 +106,11 @@ def player_invite(*, player: Player, base_url: str) -> Invitation:
                 raise InviteError(f"a login named {username} already exists")
             user = User.objects.create_user(username=username, email=player.email)  # no password
             player.user = user
+        elif not user.is_active:
+            raise InviteError(
+                f"{player.name}'s login {user.username} is disabled; a superuser enables it "
+                "under Users"
+            )
         elif user.has_usable_password():
             raise InviteError(
                 f"{player.name}'s login {user.username} already has a password: they sign in "

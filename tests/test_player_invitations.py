@@ -162,6 +162,16 @@ def test_no_set_password_link_for_a_login_that_has_a_password(sam_admin: Client)
     assert player.status == Player.Status.OFFLINE
 
 
+def test_no_set_password_link_for_a_disabled_login(sam_admin: Client) -> None:
+    login = User.objects.create_user("dee@example.com", "dee@example.com", is_active=False)
+    player = Player.objects.create(name="Dee", email="dee@example.com", user=login)
+
+    page = invite_action(sam_admin, player)
+
+    assert "Not invited: Dee&#x27;s login dee@example.com is disabled" in page
+    assert mail.outbox == []
+
+
 def test_an_invitation_goes_to_the_logins_own_email(sam_admin: Client) -> None:
     ann = invited_player(sam_admin)
     ann.email = "attacker@evil.example"  # changed after the first invitation
