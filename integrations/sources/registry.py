@@ -27,6 +27,7 @@ REGISTERED = (
     "integrations.sources.hubspot",
     "integrations.sources.webhook",
     "integrations.sources.custom",
+    "integrations.sources.salesforce",
 )
 
 FieldKind = Literal["text", "url", "header", "path"]
