@@ -28,6 +28,7 @@ REGISTERED = (
     "integrations.sources.webhook",
     "integrations.sources.custom",
     "integrations.sources.salesforce",
+    "integrations.sources.zendesk",
 )
 
 FieldKind = Literal["text", "url", "header", "path"]
