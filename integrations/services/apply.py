@@ -33,7 +33,7 @@ from ..steps import (
     score_object_id,
     users_step_evaluate,
 )
-from .ingest import json_parse
+from .ingest import body_parse
 
 logger = logging.getLogger(__name__)
 
@@ -107,12 +107,12 @@ def event_split(event: WebhookEvent) -> list[Change] | Verdict:
     integration = event.integration
     if event.payload_pruned_at is not None:
         return Verdict(WebhookEvent.Status.FAILED, "the payload was pruned: nothing to process")
-    payload, problem = json_parse(bytes(event.body))
+    source = integration.source
+    payload, problem = body_parse(source, bytes(event.body))
     if problem:
         return Verdict(WebhookEvent.Status.FAILED, problem)
     if not integration.enabled:
         return Verdict(WebhookEvent.Status.IGNORED, outcome=[{"message": "integration disabled"}])
-    source = integration.source
     if source is None:
         return Verdict(WebhookEvent.Status.FAILED, f"type {integration.type!r} is not registered")
     try:

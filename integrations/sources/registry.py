@@ -9,14 +9,17 @@ in REGISTERED below; nothing outside `integrations/sources/` names a type (a tes
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import import_module
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from . import SourceAdapter
+
+if TYPE_CHECKING:
+    from django.http import HttpResponse
 
 # One line per source: the package holding its SOURCE. The first is the default type.
 REGISTERED = (
@@ -24,6 +27,8 @@ REGISTERED = (
     "integrations.sources.hubspot",
     "integrations.sources.webhook",
     "integrations.sources.custom",
+    "integrations.sources.salesforce",
+    "integrations.sources.zendesk",
 )
 
 FieldKind = Literal["text", "url", "header", "path"]
@@ -52,6 +57,10 @@ class Field:
     # This field needs that one as well (a basic-auth user needs its password).
     goes_with: str = ""
     placeholder: str = ""
+    # A regular expression the whole value must match (a value that builds a host name), and
+    # what is wrong otherwise, in words: "must be letters, digits and hyphens only".
+    pattern: str = ""
+    pattern_problem: str = ""
 
     def problem(self, value: Any) -> str:
         """What is wrong with a value an admin gave, naming the field and the value ("" = ok)."""
@@ -79,6 +88,8 @@ class Field:
                 )
         if self.kind == "header" and not _HEADER.fullmatch(value):
             return f"{self.label}: {value!r} is not an HTTP header name (letters, digits, -)"
+        if self.pattern and not re.fullmatch(self.pattern, value):
+            return f"{self.label}: {shown} {self.pattern_problem or 'does not have the right form'}"
         return ""
 
 
@@ -101,6 +112,12 @@ class Source:
     sync: Any = None  # module with api_client, object_types, page (see sources/*/sync.py)
     defaults: Mapping[str, Any] | None = None  # default series and steps, as in an import file
     api_only: bool = False  # no deliveries: points come through the API
+    # How a delivery's raw body becomes the payload `adapter.split` reads: (payload, "") or
+    # (None, why it is refused). None: JSON (services.ingest.body_parse, with its checks).
+    parser: Callable[[bytes], tuple[Any, str]] | None = None
+    # The HTTP answer to a delivery of this type, from the status and the JSON the default
+    # answer would carry (202 {"event_id": N}, 400/401 {"error": ...}). None: that JSON.
+    answer: Callable[[int, dict[str, Any]], HttpResponse] | None = None
 
     def credential(self, key: str) -> Field | None:
         return next((f for f in self.credentials if f.key == key), None)
