@@ -62,12 +62,19 @@ def sample_changes(
 ) -> list[Change]:
     """The changes a sample stands for. Raises ValueError with a message for the admin."""
     integration = step.integration
+    source = integration.source
     if event is not None:
         text = event.body_text
-    try:
-        payload = json.loads(text)
-    except ValueError as exc:
-        raise ValueError(f"the sample is not valid JSON: {exc}") from None
+    if source is not None and source.parser is not None and not (as_record and event is None):
+        # A delivery in the source's own format (Salesforce's SOAP); a record is always JSON.
+        payload, problem = source.parser(text.encode())
+        if problem:
+            raise ValueError(f"the sample is not a {source.label} delivery: {problem}")
+    else:
+        try:
+            payload = json.loads(text)
+        except ValueError as exc:
+            raise ValueError(f"the sample is not valid JSON: {exc}") from None
     if as_record and event is None:
         if not isinstance(payload, dict):
             raise ValueError("a record is a JSON object")
@@ -75,7 +82,6 @@ def sample_changes(
         current = None if action == "deleted" else payload
         kind = action if action in ("created", "changed", "deleted") else "changed"
         return [Change(step.source_type.lower(), raw_id, kind, current, None, None, None)]  # type: ignore[arg-type]
-    source = integration.source
     if source is None:
         raise ValueError(f"type {integration.type!r} is not registered")
     try:

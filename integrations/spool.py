@@ -111,7 +111,7 @@ def spool_replay() -> ReplayResult:
     """Move spooled deliveries into the events table and queue them. Safe to run anywhere, any
     number of times: each delivery is stored once (its spool id is unique)."""
     from .services.drain import event_enqueue_on_commit
-    from .services.ingest import json_problem
+    from .services.ingest import body_parse
 
     result = ReplayResult()
     directory = spool_dir()
@@ -139,7 +139,7 @@ def spool_replay() -> ReplayResult:
                     logger.error("spool: an unreadable line was set aside in unreadable.txt")
                     result.rejected += 1
                     continue
-                _replay_line(entry, by_digest, result, json_problem, event_enqueue_on_commit)
+                _replay_line(entry, by_digest, result, body_parse, event_enqueue_on_commit)
             claimed.unlink()
     if result.stored or result.rejected:
         logger.info("spool replay: %s stored, %s duplicates, %s rejected",
@@ -151,7 +151,7 @@ def _replay_line(
     entry: dict[str, Any],
     by_digest: dict[str, Integration],
     result: ReplayResult,
-    json_problem: Any,
+    body_parse: Any,
     enqueue: Any,
 ) -> None:
     integration = by_digest.get(entry["secret_sha256"])
@@ -170,7 +170,7 @@ def _replay_line(
         result.duplicates += 1  # stored by an earlier replay that did not finish its file
         return
     body = base64.b64decode(entry["body"])
-    problem = json_problem(body)
+    problem = body_parse(integration.source, body)[1]
     with transaction.atomic():
         event = WebhookEvent.objects.create(
             integration=integration, spool_id=entry["id"],

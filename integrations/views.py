@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -16,6 +17,7 @@ from .services.ingest import (
     integration_for_secret,
     webhook_receive,
 )
+from .sources.registry import Source
 from .spool import spool_replay_soon, spool_write
 
 logger = logging.getLogger(__name__)
@@ -23,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 @csrf_exempt  # sources authenticate by the secret URL (and signatures), not by a session
 @require_POST
-def webhook(request: HttpRequest, secret: str) -> JsonResponse:
+def webhook(request: HttpRequest, secret: str) -> HttpResponse:
     limit = settings.WEBHOOK_MAX_BODY_BYTES
     declared = request.META.get("CONTENT_LENGTH") or "0"
     if declared.isdigit() and int(declared) > limit:
@@ -54,17 +56,20 @@ def webhook(request: HttpRequest, secret: str) -> JsonResponse:
             # and authenticate the delivery against what it is now.
             continue
         except TooManyChanges as exc:
-            return JsonResponse({"error": str(exc)}, status=413)
+            return _answer(found.integration.source, 413, {"error": str(exc)})
         except DatabaseError:
-            return _spool(secret, body, request, verified=True)
+            return _spool(secret, body, request, verified=True, source=found.integration.source)
     else:
         return JsonResponse({"error": "the integration keeps changing; try again"}, status=503)
     spool_replay_soon()
+    source = found.integration.source
     if receipt.error:
-        return JsonResponse(
-            {"error": receipt.error, "event_id": receipt.event_id, "status": "failed"}, status=400
+        return _answer(
+            source,
+            400,
+            {"error": receipt.error, "event_id": receipt.event_id, "status": "failed"},
         )
-    return JsonResponse({"event_id": receipt.event_id}, status=202)
+    return _answer(source, 202, {"event_id": receipt.event_id})
 
 
 def _body(request: HttpRequest, most: int) -> bytes:
@@ -84,15 +89,29 @@ def _body(request: HttpRequest, most: int) -> bytes:
     return b"".join(parts)
 
 
-def _refused(found: Authenticated) -> JsonResponse:
-    response = JsonResponse({"error": found.error}, status=401)
+def _answer(source: Source | None, status: int, data: dict[str, Any]) -> HttpResponse:
+    """The answer in the source's own terms (Salesforce wants a SOAP Ack), else JSON."""
+    if source is not None and source.answer is not None:
+        return source.answer(status, data)
+    return JsonResponse(data, status=status)
+
+
+def _refused(found: Authenticated) -> HttpResponse:
     source = found.integration.source if found.integration is not None else None
+    response = _answer(source, 401, {"error": found.error})
     if source is not None and source.challenge:
         response["WWW-Authenticate"] = source.challenge
     return response
 
 
-def _spool(secret: str, body: bytes, request: HttpRequest, *, verified: bool) -> JsonResponse:
+def _spool(
+    secret: str,
+    body: bytes,
+    request: HttpRequest,
+    *,
+    verified: bool,
+    source: Source | None = None,
+) -> HttpResponse:
     """The database is down: keep the delivery in the local spool, answer 202."""
     try:
         spool_id = spool_write(secret=secret, body=body, headers=request.headers, verified=verified)
@@ -102,7 +121,7 @@ def _spool(secret: str, body: bytes, request: HttpRequest, *, verified: bool) ->
             {"error": "cannot store deliveries right now; try again later"}, status=503
         )
     logger.warning("database unavailable: delivery spooled as %s", spool_id)
-    return JsonResponse({"spooled": spool_id}, status=202)
+    return _answer(source, 202, {"spooled": spool_id})
 
 
 def _too_large(size: int, limit: int) -> JsonResponse:

@@ -21,7 +21,8 @@ class PlayerAdmin(admin.ModelAdmin):
     list_filter = ("status",)
     search_fields = ("name", "email", "identities__external_id")
     inlines = (PlayerIdentityInline,)
-    readonly_fields = ["user", "created_at"]
+    # Status changes only through invite, accept and archive (security probe, issue 13 item 1).
+    readonly_fields = ["status", "user", "created_at"]
     fields = ["name", "email", "status", "user", "created_at"]
     actions = ("invite", "archive")
 
@@ -37,17 +38,36 @@ class PlayerAdmin(admin.ModelAdmin):
         base_url = request.build_absolute_uri("/")
         for player in queryset:
             try:
-                player_invite(player=player, base_url=base_url)
+                invitation = player_invite(player=player, base_url=base_url)
             except InviteError as exc:
                 self.message_user(request, f"Not invited: {exc}.", messages.ERROR)
-            else:
-                self.message_user(request, f"Invited {player.name} ({player.email}).")
+                continue
+            self.message_user(request, f"Invited {player.name} ({invitation.email}).")
+            if player.email and player.email.lower() != invitation.email.lower():
+                self.message_user(
+                    request,
+                    f"The invitation for {player.name} went to their login's address "
+                    f"{invitation.email}: the player's email {player.email} is not the "
+                    "login's. A superuser changes a login's email under Users.",
+                    messages.WARNING,
+                )
 
-    @admin.action(description="Archive (keeps history, no new points)")
+    @admin.action(description="Archive (keeps history, no new points, disables the login)")
     def archive(self, request: HttpRequest, queryset: QuerySet[Player]) -> None:
-        for player in queryset:
-            player_archive(player=player)
-        self.message_user(request, f"Archived {queryset.count()} player(s).")
+        archived = disabled = 0
+        for player in queryset.select_related("user"):
+            outcome = player_archive(player=player)
+            archived += 1
+            disabled += outcome.login_disabled
+            if outcome.staff_login_kept and player.user is not None:
+                self.message_user(
+                    request,
+                    f"{player.name}'s login {player.user.username} is a staff login and stays "
+                    "enabled; a superuser disables it under Users if it should go.",
+                    messages.WARNING,
+                )
+        logins = f"; disabled {disabled} login(s)" if disabled else ""
+        self.message_user(request, f"Archived {archived} player(s){logins}.")
 
 
 @admin.register(PlayerIdentity)

@@ -5,12 +5,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.conf import settings
 from django.db.models import ProtectedError
 from rest_framework import exceptions, permissions, serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 
 WRITE_PERMISSION = "scoring.scoring_admin"
+
+
+def reads_api(user: Any) -> bool:
+    return bool(user and user.is_authenticated and (user.is_staff or user.is_superuser))
 
 
 class StaffReadsScoringAdminWrites(permissions.BasePermission):
@@ -23,8 +28,18 @@ class StaffReadsScoringAdminWrites(permissions.BasePermission):
         if not user or not user.is_authenticated:
             return False
         if request.method in permissions.SAFE_METHODS:
-            return bool(user.is_staff or user.is_superuser)
+            return reads_api(user)
         return bool(user.has_perm(WRITE_PERMISSION))
+
+
+class SchemaReaders(permissions.BasePermission):
+    """The schema and the docs page: for whoever may read the API (staff), or for anyone when
+    the API_SCHEMA_PUBLIC setting is on. The schema maps every endpoint, field and filter."""
+
+    message = "The API schema needs a staff account (or API_SCHEMA_PUBLIC on)."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return bool(settings.API_SCHEMA_PUBLIC) or reads_api(request.user)
 
 
 class Pagination(PageNumberPagination):

@@ -237,8 +237,9 @@ admin.site.unregister(Player)
 
 @admin.register(Player)
 class PlayerPointsAdmin(PlayerAdmin):
-    readonly_fields = ["user", "totals", "created_at"]
-    fields = ["name", "email", "status", "user", "totals", "created_at"]
+    # The players app's fields (status read-only there), with the points added before created_at.
+    readonly_fields = [*PlayerAdmin.readonly_fields, "totals"]
+    fields = [*PlayerAdmin.fields[:-1], "totals", PlayerAdmin.fields[-1]]
 
     @admin.display(description="points per series")
     def totals(self, obj: Player) -> str:

@@ -34,7 +34,7 @@ from ..steps import (
     score_object_id,
     users_step_evaluate,
 )
-from .ingest import changes_problem, json_parse
+from .ingest import body_parse, changes_problem
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +114,8 @@ def event_split(event: WebhookEvent) -> list[Change] | Verdict:
     integration = event.integration
     if event.payload_pruned_at is not None:
         return Verdict(WebhookEvent.Status.FAILED, "the payload was pruned: nothing to process")
-    payload, problem = json_parse(bytes(event.body))
+    source = integration.source
+    payload, problem = body_parse(source, bytes(event.body))
     if problem:
         return Verdict(WebhookEvent.Status.FAILED, problem)
     too_many = changes_problem(integration, payload)  # stored before the limit, or spooled
@@ -122,7 +123,6 @@ def event_split(event: WebhookEvent) -> list[Change] | Verdict:
         return Verdict(WebhookEvent.Status.FAILED, too_many)
     if not integration.enabled:
         return Verdict(WebhookEvent.Status.IGNORED, outcome=[{"message": "integration disabled"}])
-    source = integration.source
     if source is None:
         return Verdict(WebhookEvent.Status.FAILED, f"type {integration.type!r} is not registered")
     try:

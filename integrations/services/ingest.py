@@ -1,4 +1,4 @@
-"""Storing a delivery: the JSON checks, the guarded INSERT, the receipt the webhook answers with.
+"""Storing a delivery: the body checks, the guarded INSERT, the receipt the webhook answers with.
 
 A delivery is authenticated against the integration as this process last read it (one query
 fewer per delivery), then stored only if the integration is still that version, checked in the
@@ -20,6 +20,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from ..models import Integration, WebhookEvent
+from ..sources.registry import Source
 from ..spool import secret_digest
 from .wake import events_wake_soon
 
@@ -60,13 +61,13 @@ def webhook_receive(
 ) -> Receipt:
     """Store a delivery; have it processed once the row is committed.
 
-    A body that is not JSON is stored as `failed` with the reason, so an admin can see what the
-    source sent, and is never processed. `guarded`: store it only if the integration is still
-    as the caller read it (same secret, not changed since), in the same statement; otherwise
-    raise IntegrationChanged and store nothing. A delivery with more changes than its source's
-    limit raises TooManyChanges, storing nothing.
+    A body its source cannot read (not JSON, for most) is stored as `failed` with the reason,
+    so an admin can see what the source sent, and is never processed. `guarded`: store it
+    only if the integration is still as the caller read it (same secret, not changed since),
+    in the same statement; otherwise raise IntegrationChanged and store nothing. A delivery
+    with more changes than its source's limit raises TooManyChanges, storing nothing.
     """
-    payload, error = json_parse(body)
+    payload, error = body_parse(integration.source, body)
     if not error:
         too_many = changes_problem(integration, payload)
         if too_many:
@@ -173,6 +174,14 @@ def _guarded_insert_sql() -> tuple[str, list[Any]]:
 
 
 MAX_JSON_DEPTH = 64
+
+
+def body_parse(source: Source | None, body: bytes) -> tuple[Any, str]:
+    """A delivery's payload and "", or None and why it is not one we accept: the source's own
+    parser (Salesforce's SOAP), else JSON."""
+    if source is not None and source.parser is not None:
+        return source.parser(body)
+    return json_parse(body)
 
 
 def changes_problem(integration: Integration, payload: Any) -> str:

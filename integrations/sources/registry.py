@@ -10,11 +10,11 @@ names a type (a test checks).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from importlib import import_module
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -22,12 +22,17 @@ from django.conf import settings
 from . import SourceAdapter
 from .outbound import url_problem
 
+if TYPE_CHECKING:
+    from django.http import HttpResponse
+
 # One line per source: the package holding its SOURCE. The first is the default type.
 REGISTERED = (
     "integrations.sources.pipedrive",
     "integrations.sources.hubspot",
     "integrations.sources.webhook",
     "integrations.sources.custom",
+    "integrations.sources.salesforce",
+    "integrations.sources.zendesk",
 )
 
 FieldKind = Literal["text", "url", "header", "path"]
@@ -59,6 +64,10 @@ class Field:
     # A "url": the hosts calls to it may reach over https (OUTBOUND_ALLOWED_HOSTS adds more).
     # Filled from its source's outbound_hosts.
     hosts: tuple[str, ...] = ()
+    # A regular expression the whole value must match (a value that builds a host name), and
+    # what is wrong otherwise, in words: "must be letters, digits and hyphens only".
+    pattern: str = ""
+    pattern_problem: str = ""
 
     def problem(self, value: Any) -> str:
         """What is wrong with a value an admin gave, naming the field and the value ("" = ok)."""
@@ -89,6 +98,8 @@ class Field:
                 return f"{self.label}: {refused}"
         if self.kind == "header" and not _HEADER.fullmatch(value):
             return f"{self.label}: {value!r} is not an HTTP header name (letters, digits, -)"
+        if self.pattern and not re.fullmatch(self.pattern, value):
+            return f"{self.label}: {shown} {self.pattern_problem or 'does not have the right form'}"
         return ""
 
 
@@ -117,6 +128,12 @@ class Source:
     # The most changes one delivery may hold, when the source documents it (HubSpot: 100);
     # otherwise WEBHOOK_MAX_CHANGES. More is refused on arrival (413), before any work.
     max_changes: int | None = None
+    # How a delivery's raw body becomes the payload `adapter.split` reads: (payload, "") or
+    # (None, why it is refused). None: JSON (services.ingest.body_parse, with its checks).
+    parser: Callable[[bytes], tuple[Any, str]] | None = None
+    # The HTTP answer to a delivery of this type, from the status and the JSON the default
+    # answer would carry (202 {"event_id": N}, 400/401 {"error": ...}). None: that JSON.
+    answer: Callable[[int, dict[str, Any]], HttpResponse] | None = None
 
     def __post_init__(self) -> None:
         # A URL credential accepts the source's hosts: Field.problem alone then says it all.
