@@ -358,3 +358,53 @@ def test_outbound_allowed_hosts_and_the_change_cap_come_from_the_environment() -
 
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == [["127.0.0.1", "hubspot-stub:8080"], 50]
+
+
+@pytest.mark.parametrize(
+    ("type_", "key", "url", "refused"),
+    [("salesforce", "instance_url", "https://acme.my.salesforce.com", False),
+     ("salesforce", "instance_url", "https://acme--dev.sandbox.my.salesforce.com", False),
+     ("salesforce", "instance_url", "http://127.0.0.1:9999", True),
+     ("salesforce", "instance_url", "https://salesforce.com.evil.example", True),
+     ("zendesk", "api_base_url", "https://acme.zendesk.com", False),
+     ("zendesk", "api_base_url", "https://169.254.169.254", True)],
+)  # fmt: skip
+def test_salesforce_and_zendesk_urls_are_held_to_their_hosts_by_the_registry(
+    settings: Any, type_: str, key: str, url: str, refused: bool
+) -> None:
+    """Their doors (admin, API, file) check credentials through Field.problem as the config
+    work lands; the rule is the field's."""
+    from integrations.sources.registry import source_for
+
+    settings.OUTBOUND_ALLOWED_HOSTS = []
+    source = source_for(type_)
+    assert source is not None
+
+    problems = source.url_problems({key: url})
+
+    assert bool(problems) is refused
+    if refused:
+        assert problems[key].endswith("or to a host named in OUTBOUND_ALLOWED_HOSTS")
+
+
+@pytest.mark.parametrize(
+    ("type_", "credentials"),
+    [("salesforce", {"client_id": "3MVG9", "client_secret": "s3cret-client"}),
+     ("salesforce", {"access_token": TOKEN}),
+     ("zendesk", {"email": "admin@example.com", "api_token": TOKEN})],
+)  # fmt: skip
+def test_salesforce_and_zendesk_pulls_from_a_loopback_url_send_nothing(
+    api: Any, settings: Any, django_capture_on_commit_callbacks: Any, type_: str,
+    credentials: dict[str, str],
+) -> None:  # fmt: skip
+    """Salesforce's client credentials flow posts the client secret: not to a foreign host."""
+    settings.OUTBOUND_ALLOWED_HOSTS = []
+    key = "instance_url" if type_ == "salesforce" else "api_base_url"
+    integration = Integration.objects.create(
+        name=type_, type=type_, credentials={**credentials, key: api.url}
+    )
+
+    run = users_import(integration, django_capture_on_commit_callbacks)
+
+    assert (api.connections, api.requests) == (0, [])
+    assert run.status == "failed" and "refused" in run.error

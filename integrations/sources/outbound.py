@@ -167,7 +167,12 @@ class _CheckedTransport(httpx.HTTPTransport):
 
 
 def source_client(
-    integration: Any, *, base_url: str, headers: Mapping[str, str], timeout: float
+    integration: Any,
+    *,
+    base_url: str,
+    headers: Mapping[str, str],
+    timeout: float,
+    auth: tuple[str, str] | None = None,
 ) -> httpx.Client:
     """A client for the integration's source API at `base_url`, held to the rules above.
     Raises OutboundRefused when the base URL itself is refused."""
@@ -179,6 +184,7 @@ def source_client(
     return httpx.Client(
         base_url=base_url,
         headers=dict(headers),
+        auth=auth,
         timeout=timeout,
         transport=_CheckedTransport(hosts),
         follow_redirects=False,  # a redirect could lead anywhere: it is an answer, not a hop

@@ -31,7 +31,8 @@ SOURCE = Source(
             "instance_url",
             "Instance URL",
             help="Your org's My Domain URL, for Import users now and Backfill through the REST "
-            "API.",
+            "API: https, on salesforce.com (other hosts only when OUTBOUND_ALLOWED_HOSTS names "
+            "them).",
             kind="url",
             placeholder="https://acme.my.salesforce.com",
         ),
@@ -74,6 +75,7 @@ SOURCE = Source(
     pull_credential="instance_url",
     sync=sync,
     defaults=DEFAULT_CONFIG,
+    outbound_hosts=("*.salesforce.com",),  # My Domain (acme.my.salesforce.com), login, sandboxes
     parser=envelope_parse,
     answer=soap_answer,
 )

@@ -14,6 +14,7 @@ import httpx
 
 from integrations.sources import Change, SourceUnavailable, SyncPage
 from integrations.sources.http import api_get
+from integrations.sources.outbound import source_client
 from integrations.values import id_text, time_or_none
 
 from .adapter import VERSION_FIELDS
@@ -39,7 +40,7 @@ TOKEN_REUSE_SECONDS = 10 * 60
 _tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
 
 
-def _token(instance_url: str, client_id: str, client_secret: str) -> str:
+def _token(integration: Integration, instance_url: str, client_id: str, client_secret: str) -> str:
     """An access token by the OAuth 2.0 client credentials flow (the External Client App or
     Connected App must allow it and name a run-as user)."""
     digest = hashlib.sha256(client_secret.encode()).hexdigest()
@@ -47,31 +48,37 @@ def _token(instance_url: str, client_id: str, client_secret: str) -> str:
     cached = _tokens.get(key)
     if cached is not None and time.monotonic() - cached[1] < TOKEN_REUSE_SECONDS:
         return cached[0]
-    token = _token_request(instance_url, client_id, client_secret)
+    token = _token_request(integration, instance_url, client_id, client_secret)
     _tokens[key] = (token, time.monotonic())
     return token
 
 
-def _token_request(instance_url: str, client_id: str, client_secret: str) -> str:
+# An OAuth error code (RFC 6749 5.2: invalid_client, ...): named in the run's error, the rest
+# of the answer is not.
+_OAUTH_ERROR = re.compile(r"[a-z_]{1,40}")
+
+
+def _token_request(
+    integration: Integration, instance_url: str, client_id: str, client_secret: str
+) -> str:
+    endpoint = instance_url + TOKEN_PATH
+    form = {"grant_type": "client_credentials", "client_id": client_id,
+            "client_secret": client_secret}  # fmt: skip
     try:
-        response = httpx.post(
-            instance_url + TOKEN_PATH,
-            data={
-                "grant_type": "client_credentials",
-                "client_id": client_id,
-                "client_secret": client_secret,
-            },
-            timeout=20.0,
-        )
+        with source_client(integration, base_url=instance_url, headers={}, timeout=20.0) as client:
+            response = client.post(TOKEN_PATH, data=form)
     except httpx.HTTPError as exc:
-        raise SourceUnavailable(f"POST {TOKEN_PATH} failed: {type(exc).__name__}: {exc}") from None
+        raise SourceUnavailable(f"POST {endpoint} failed: {type(exc).__name__}: {exc}") from None
     if response.status_code != 200:
-        raise SourceUnavailable(
-            f"POST {TOKEN_PATH} answered HTTP {response.status_code}: {response.text[:200]}"
-        )
+        try:
+            code = str((response.json() or {}).get("error") or "")
+        except (ValueError, AttributeError):
+            code = ""
+        named = f" ({code})" if _OAUTH_ERROR.fullmatch(code) else ""
+        raise SourceUnavailable(f"POST {endpoint} answered HTTP {response.status_code}{named}")
     token = str((response.json() or {}).get("access_token") or "")
     if not token:
-        raise SourceUnavailable(f"POST {TOKEN_PATH} answered without an access_token")
+        raise SourceUnavailable(f"POST {endpoint} answered without an access_token")
     return token
 
 
@@ -84,13 +91,16 @@ def api_client(integration: Integration) -> httpx.Client:
     client_id = str(credentials.get("client_id") or "")
     client_secret = str(credentials.get("client_secret") or "")
     if not token and client_id and client_secret:
-        token = _token(instance_url, client_id, client_secret)
+        token = _token(integration, instance_url, client_id, client_secret)
     if not token:
         raise SourceUnavailable(
             "set Access token, or Client ID and Client secret, in the integration's credentials"
         )
-    return httpx.Client(
-        base_url=instance_url, headers={"Authorization": f"Bearer {token}"}, timeout=30.0
+    return source_client(
+        integration,
+        base_url=instance_url,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30.0,
     )
 
 

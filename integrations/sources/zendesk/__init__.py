@@ -53,7 +53,8 @@ SOURCE = Source(
         Field(
             "api_base_url",
             "API base URL",
-            help="Blank: https://<subdomain>.zendesk.com.",
+            help="Blank: https://<subdomain>.zendesk.com. Other hosts only when "
+            "OUTBOUND_ALLOWED_HOSTS names them.",
             kind="url",
             placeholder="https://acme.zendesk.com",
         ),
@@ -68,4 +69,5 @@ SOURCE = Source(
     pull_credential="api_token",
     sync=sync,
     defaults=DEFAULT_CONFIG,
+    outbound_hosts=("*.zendesk.com",),  # https://<subdomain>.zendesk.com
 )

@@ -10,6 +10,7 @@ import httpx
 
 from integrations.sources import Change, SourceUnavailable, SyncPage
 from integrations.sources.http import api_get
+from integrations.sources.outbound import source_client
 from integrations.values import id_text, time_or_none
 
 if TYPE_CHECKING:
@@ -41,8 +42,12 @@ def api_client(integration: Integration) -> httpx.Client:
     if not email or not token:
         raise SourceUnavailable("set Email and API token in the integration's credentials first")
     # An API token signs in as "{email}/token" with the token as password.
-    return httpx.Client(
-        base_url=api_base_url(credentials), auth=(f"{email}/token", token), timeout=30.0
+    return source_client(
+        integration,
+        base_url=api_base_url(credentials),
+        headers={},
+        auth=(f"{email}/token", token),
+        timeout=30.0,
     )
 
 

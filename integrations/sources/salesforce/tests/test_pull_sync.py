@@ -52,7 +52,8 @@ def no_tokens_kept() -> None:
 
 
 @pytest.fixture
-def pulling(salesforce: Integration, api: Any) -> Integration:
+def pulling(salesforce: Integration, api: Any, settings: Any) -> Integration:
+    settings.OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1"]  # the local stand-in of Salesforce's API
     salesforce.credentials = {**salesforce.credentials, "instance_url": api.url,
                               "access_token": "00D!token"}  # fmt: skip
     salesforce.save()

@@ -45,7 +45,8 @@ def run_to_end(run: SyncRun, capture: Any) -> SyncRun:
 
 
 @pytest.fixture
-def pulling(zendesk: Integration, api: Any) -> Integration:
+def pulling(zendesk: Integration, api: Any, settings: Any) -> Integration:
+    settings.OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1"]  # the local stand-in of Zendesk's API
     zendesk.credentials = {**zendesk.credentials, "email": "admin@example.com",
                            "api_token": "tok-123", "api_base_url": api.url}  # fmt: skip
     zendesk.save()
