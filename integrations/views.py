@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from django.conf import settings
@@ -22,13 +23,19 @@ from .spool import spool_replay_soon, spool_write
 
 logger = logging.getLogger(__name__)
 
+_BYTES = re.compile(r"[0-9]{1,18}")
+
 
 @csrf_exempt  # sources authenticate by the secret URL (and signatures), not by a session
 @require_POST
 def webhook(request: HttpRequest, secret: str) -> HttpResponse:
     limit = settings.WEBHOOK_MAX_BODY_BYTES
     declared = request.META.get("CONTENT_LENGTH") or "0"
-    if declared.isdigit() and int(declared) > limit:
+    if not _BYTES.fullmatch(declared):  # servers check it; '²' would pass str.isdigit()
+        return JsonResponse(
+            {"error": f"Content-Length {declared[:40]!r} is not a number of bytes"}, status=400
+        )
+    if int(declared) > limit:
         return _too_large(int(declared), limit)
     body = _body(request, limit + 1)
     if len(body) > limit:

@@ -221,3 +221,16 @@ def test_a_chunked_body_is_read_through_gunicorn(gunicorn: str) -> None:
     assert bytes(event.body) == DEAL and event.error == ""
     assert too_big == 413, refusal
     assert WebhookEvent.objects.count() == 1
+
+
+@pytest.mark.parametrize("declared", ["²", "9" * 5000])
+def test_a_content_length_that_is_not_a_number_is_no_500(
+    client: Client, pipedrive: Integration, declared: str
+) -> None:
+    """Servers check the header before Django sees it; the view does not count on that."""
+    response = client.post(
+        pipedrive.webhook_path, data=DEAL, content_type="application/json",
+        CONTENT_LENGTH=declared,
+    )  # fmt: skip
+
+    assert response.status_code in (400, 413)
