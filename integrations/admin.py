@@ -12,16 +12,15 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
-from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
-from . import services
+from scoring.admin import CappedCountPaginator, admin_link
+
 from .configuration import (
     filter_create,
     filter_update,
@@ -51,26 +50,10 @@ from .models import (
     SyncRun,
     WebhookEvent,
 )
+from .services.drain import events_reprocess
+from .services.maintenance import integration_secret_rotate
 from .sources.registry import Source, sources
 from .sync import SyncNotPossible, sync_start
-
-
-class CappedCountPaginator(Paginator):
-    """Counting a big table costs more than showing a page: count at most CAP rows."""
-
-    CAP = 10_000
-
-    @cached_property
-    def count(self) -> int:
-        return self.object_list[: self.CAP + 1].count()  # type: ignore[attr-defined]
-
-
-def admin_link(obj: Any, text: Any = None) -> str:
-    if obj is None:
-        return "—"
-    url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
-    return format_html('<a href="{}">{}</a>', url, obj if text is None else text)
-
 
 # --- the doors of the admin to the configuration services --------------------------------------
 
@@ -321,6 +304,8 @@ class BackfillForm(forms.Form):
 
 
 _BASE_URL: ContextVar[str] = ContextVar("admin_base_url", default="")
+# An event's columns that can be megabytes (a delivery's body, its outcome): lists leave them out.
+EVENT_LARGE_FIELDS = ("body", "outcome", "headers")
 
 
 def _source_sets(source: Source, integration: Integration | None) -> list[Any]:
@@ -474,7 +459,7 @@ class IntegrationAdmin(admin.ModelAdmin):
 
     @admin.display(description="Last 10 events")
     def recent_events(self, obj: Integration) -> str:
-        events = list(obj.events.order_by("-id")[:10])
+        events = list(obj.events.defer(*EVENT_LARGE_FIELDS).order_by("-id")[:10])
         if not events:
             return "No deliveries yet."
         rows = format_html_join(
@@ -494,7 +479,7 @@ class IntegrationAdmin(admin.ModelAdmin):
     @admin.action(description="Rotate webhook secret (the old URL stops working)")
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet[Integration]) -> None:
         for integration in queryset:
-            services.integration_secret_rotate(integration=integration)
+            integration_secret_rotate(integration=integration)
             url = request.build_absolute_uri(integration.webhook_path)
             self.message_user(
                 request,
@@ -571,6 +556,11 @@ class WebhookEventAdmin(admin.ModelAdmin):
     exclude = ("headers", "body", "outcome")
     actions = ("reprocess",)
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookEvent]:
+        # The list shows none of these, and one delivery's body or outcome can be megabytes;
+        # an event's own page reads them when it shows them.
+        return super().get_queryset(request).defer(*EVENT_LARGE_FIELDS)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # events come from sources, not from admins
 
@@ -625,7 +615,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
     @admin.action(description="Reprocess selected events")
     def reprocess(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
-        count = services.events_reprocess(event_ids=list(queryset.values_list("pk", flat=True)))
+        count = events_reprocess(event_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"{count} event(s) queued for processing.", messages.SUCCESS)
 
 
@@ -653,11 +643,14 @@ class SeenChangeAdmin(admin.ModelAdmin):
     """Dedupe keys of processed changes; read-only, they are the record of what was seen."""
 
     list_display = ("key", "integration", "event")
-    list_select_related = ("integration",)
+    list_select_related = ("integration", "event")
     search_fields = ("key",)
     raw_id_fields = ("event",)
     paginator = CappedCountPaginator
     show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SeenChange]:
+        return super().get_queryset(request).defer(*(f"event__{f}" for f in EVENT_LARGE_FIELDS))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -13,18 +13,14 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from scoring.services import DesiredAward, award_reconcile, points_text
+from scoring.booking import Booking
+from scoring.models import Transaction
+from scoring.services import DesiredAward, points_text
 
 from .models import IntegrationStep, WebhookEvent
-from .sources import Change, DeliveryError, SourceUnavailable, adapter_for
-from .steps import (
-    StepError,
-    filter_holds,
-    points_step_evaluate,
-    score_object_id,
-    shown_value,
-    users_step_apply,
-)
+from .services.apply import step_apply
+from .sources import Change, DeliveryError, SourceUnavailable
+from .steps import StepError, filter_holds, points_step_evaluate, shown_value
 from .values import as_text, id_text, path_get
 
 
@@ -66,12 +62,19 @@ def sample_changes(
 ) -> list[Change]:
     """The changes a sample stands for. Raises ValueError with a message for the admin."""
     integration = step.integration
+    source = integration.source
     if event is not None:
         text = event.body_text
-    try:
-        payload = json.loads(text)
-    except ValueError as exc:
-        raise ValueError(f"the sample is not valid JSON: {exc}") from None
+    if source is not None and source.parser is not None and not (as_record and event is None):
+        # A delivery in the source's own format (Salesforce's SOAP); a record is always JSON.
+        payload, problem = source.parser(text.encode())
+        if problem:
+            raise ValueError(f"the sample is not a {source.label} delivery: {problem}")
+    else:
+        try:
+            payload = json.loads(text)
+        except ValueError as exc:
+            raise ValueError(f"the sample is not valid JSON: {exc}") from None
     if as_record and event is None:
         if not isinstance(payload, dict):
             raise ValueError("a record is a JSON object")
@@ -79,8 +82,10 @@ def sample_changes(
         current = None if action == "deleted" else payload
         kind = action if action in ("created", "changed", "deleted") else "changed"
         return [Change(step.source_type.lower(), raw_id, kind, current, None, None, None)]  # type: ignore[arg-type]
+    if source is None:
+        raise ValueError(f"type {integration.type!r} is not registered")
     try:
-        return adapter_for(integration.type).split(integration, payload)
+        return source.adapter.split(integration, payload)
     except DeliveryError as exc:
         raise ValueError(
             f"not a {integration.get_type_display()} delivery ({exc}); to test one record, "
@@ -121,28 +126,43 @@ def _change_verdict(step: IntegrationStep, change: Change, received_at: Any) -> 
     for flt in step.filters.all():
         holds, seen = filter_holds(flt, change.current)
         verdict.filters.append(FilterVerdict(str(flt), shown_value(seen), holds))
+    booking = Booking()
     try:
         with transaction.atomic():
-            if step.kind == IntegrationStep.Kind.USERS:
-                verdict.result = users_step_apply(step, change).message
-            else:
-                _points_verdict(step, change, received_at, verdict)
+            if step.kind == IntegrationStep.Kind.POINTS:
+                _points_describe(step, change, booking, verdict)
+            outcome = step_apply(
+                step, change, event_id=None, received_at=received_at, booking=booking
+            )
+            verdict.result = outcome.message
+            booked = Transaction.objects.filter(pk__in=outcome.transaction_ids).order_by("id")
+            verdict.would_book = [
+                f"{t.kind} {points_text(t.points)} to {t.player.name} in {t.series.name}"
+                + (f" (cancels #{t.revokes_id})" if t.revokes_id else "")
+                + (
+                    f", tags {as_text(', '.join(x.name for x in t.tags.all()))}"
+                    if t.tags.exists()
+                    else ""
+                )
+                for t in booked.select_related("player", "series")
+            ]
             raise _Rollback
     except _Rollback:
-        pass  # everything the evaluation wrote is undone
+        pass  # everything the step wrote is undone
     except StepError as exc:
         verdict.error = str(exc)
     return verdict
 
 
-def _points_verdict(
-    step: IntegrationStep, change: Change, received_at: Any, verdict: ChangeVerdict
+def _points_describe(
+    step: IntegrationStep, change: Change, booking: Booking, verdict: ChangeVerdict
 ) -> None:
-    evaluation = points_step_evaluate(step, change)
+    """What the evaluation found: the award's player, points, point type, tags, time."""
+    evaluation = points_step_evaluate(step, change, lookups=booking)
     desired = evaluation.desired
     if isinstance(desired, DesiredAward):
         verdict.player = f"{desired.player.name} ({desired.external_id})"
-        if any(note.startswith("created offline player") for note in evaluation.notes):
+        if evaluation.new_player is not None:
             verdict.player += ", a new offline player"
         verdict.points = points_text(desired.points)
         verdict.point_type = desired.point_type.name if desired.point_type else ""
@@ -151,19 +171,3 @@ def _points_verdict(
         verdict.point_time = (
             desired.point_time.isoformat() if desired.point_time else "when first awarded"
         )
-    result = award_reconcile(
-        step=step,
-        object_id=evaluation.object_id or score_object_id(step, change),
-        source_object=f"{step.source_type}:{evaluation.object_id}",
-        desired=desired,
-        version=change.version,
-        default_time=change.version or received_at,
-        event=None,
-    )
-    verdict.result = "; ".join([result.message, *evaluation.notes])
-    verdict.would_book = [
-        f"{t.kind} {points_text(t.points)} to {t.player.name} in {t.series.name}"
-        + (f" (cancels #{t.revokes_id})" if t.revokes_id else "")
-        + (f", tags {as_text(', '.join(x.name for x in t.tags.all()))}" if t.tags.exists() else "")
-        for t in result.booked
-    ]

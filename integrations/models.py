@@ -5,6 +5,8 @@ import secrets
 from django.db import models
 from django.db.models import Q
 
+from scoring.models import RevokePolicy
+
 from .sources.registry import Source, source_choices, source_default, source_for
 
 
@@ -131,18 +133,7 @@ class IntegrationStep(models.Model):
         ANY = "", "Created, changed and deleted"
         CREATED = "created", "Created only"
 
-    class Revoke(models.TextChoices):
-        NEVER = "never", "Do not revoke points. Once points have been given, they stay."
-        ON_CHANGE = (
-            "on_change",
-            "Revoke points and add new points when either score, point type, player or tags "
-            "change.",
-        )
-        ON_CHANGE_OR_TIME = (
-            "on_change_or_time",
-            "Revoke points and add new points when either score, point type, player, tags or "
-            "point time change.",
-        )
+    Revoke = RevokePolicy  # the policy is scoring's: reconcile takes it as a value
 
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="steps")
     kind = models.CharField(max_length=10, choices=Kind.choices)

@@ -49,7 +49,7 @@ def spool_dir() -> Path:
 
 def spool_write(*, secret: str, body: bytes, headers: Mapping[str, str], verified: bool) -> str:
     """Append one delivery durably (write, flush, fsync). Raises OSError when it cannot."""
-    from .services import KEPT_HEADERS
+    from .services.ingest import KEPT_HEADERS
 
     spool_id = uuid.uuid4().hex
     line = json.dumps(
@@ -110,7 +110,8 @@ class ReplayResult:
 def spool_replay() -> ReplayResult:
     """Move spooled deliveries into the events table and queue them. Safe to run anywhere, any
     number of times: each delivery is stored once (its spool id is unique)."""
-    from .services import event_enqueue_on_commit, json_problem
+    from .services.drain import event_enqueue_on_commit
+    from .services.ingest import body_parse
 
     result = ReplayResult()
     directory = spool_dir()
@@ -138,7 +139,7 @@ def spool_replay() -> ReplayResult:
                     logger.error("spool: an unreadable line was set aside in unreadable.txt")
                     result.rejected += 1
                     continue
-                _replay_line(entry, by_digest, result, json_problem, event_enqueue_on_commit)
+                _replay_line(entry, by_digest, result, body_parse, event_enqueue_on_commit)
             claimed.unlink()
     if result.stored or result.rejected:
         logger.info("spool replay: %s stored, %s duplicates, %s rejected",
@@ -150,7 +151,7 @@ def _replay_line(
     entry: dict[str, Any],
     by_digest: dict[str, Integration],
     result: ReplayResult,
-    json_problem: Any,
+    body_parse: Any,
     enqueue: Any,
 ) -> None:
     integration = by_digest.get(entry["secret_sha256"])
@@ -169,7 +170,7 @@ def _replay_line(
         result.duplicates += 1  # stored by an earlier replay that did not finish its file
         return
     body = base64.b64decode(entry["body"])
-    problem = json_problem(body)
+    problem = body_parse(integration.source, body)[1]
     with transaction.atomic():
         event = WebhookEvent.objects.create(
             integration=integration, spool_id=entry["id"],

@@ -1,4 +1,9 @@
-"""Evaluating one step against one change (DESIGN §4): filters, player, points, tags, time."""
+"""Evaluating one step against one change (DESIGN §4): filters, player, points, tags, time.
+
+Evaluation is pure: it reads (players and point types through the unit of work's lookups) and
+says what should happen, the award or none with the reason, and the player to create or update;
+it never writes. The apply step makes it happen.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from django.db.models.functions import Lower
 
-from players.models import Player, PlayerIdentity
-from players.services import player_create_with_identity, player_upsert
-from scoring.batch import BatchFallback, current_batch
-from scoring.models import Tag
+from players.models import Player
+from scoring.models import PointType, ScoreSeries, Tag
 from scoring.services import DesiredAward, NoAward
 
 from .models import IntegrationStep, StepFilter
@@ -37,6 +40,24 @@ HASHTAG = re.compile(r"#([^\s#.,;:!?()\[\]{}\"']+)")
 
 class StepError(Exception):
     """A data or configuration problem that stops one step for one change; nothing is booked."""
+
+
+class Lookups(Protocol):
+    """What evaluation reads besides the change: a unit of work (scoring.booking) answers, from
+    what a batch has read already or from the database."""
+
+    def player(self, external_id: str) -> Player | None: ...
+
+    def point_type(self, series: ScoreSeries, name: str) -> PointType | None: ...
+
+
+@dataclass(frozen=True)
+class PlayerWanted:
+    """An offline player a step wants: created when missing (and, by a users step, updated)."""
+
+    external_id: str
+    name: str
+    email: str
 
 
 @dataclass
@@ -179,12 +200,22 @@ def column_text(record: Mapping[str, Any] | None, path: str, what: str) -> str:
 # --- users step ---------------------------------------------------------------------------------
 
 
-def users_step_apply(step: IntegrationStep, change: Change) -> StepOutcome:
+@dataclass(frozen=True)
+class UsersEvaluation:
+    """What a users step wants: the player upserted, or nothing (`result`, `message` say why)."""
+
+    upsert: PlayerWanted | None
+    result: str = ""  # done | filtered, when there is nothing to upsert
+    message: str = ""
+
+
+def users_step_evaluate(step: IntegrationStep, change: Change) -> UsersEvaluation:
+    """The player the change's user record stands for. Raises StepError."""
     if change.action == "deleted" or change.current is None:
-        return StepOutcome(step, change, "done", "user deleted in source: nothing to do")
+        return UsersEvaluation(None, "done", "user deleted in source: nothing to do")
     failure = filters_failure(step, change.current)
     if failure:
-        return StepOutcome(step, change, "filtered", failure)
+        return UsersEvaluation(None, "filtered", failure)
     raw_id = column_id(change.current, step.player_id or "id", "player id")
     if not raw_id:
         raise StepError(f"player id column '{step.player_id or 'id'}' is empty")
@@ -193,20 +224,7 @@ def users_step_apply(step: IntegrationStep, change: Change) -> StepOutcome:
     email = column_text(change.current, step.player_email, "player email")
     if email and not _looks_like_email(email):
         email = ""  # an email we could not send to is no email
-    upsert = player_upsert(external_id=external_id, name=name, email=email)
-    batch = current_batch()
-    if batch is not None:
-        batch.players.pop(external_id, None)  # read afresh: name, email or status may differ
-        if upsert.updated:
-            batch.player_changed(upsert.player)
-    label = f"{upsert.player.name} ({external_id})"
-    if upsert.created:
-        message = f"created offline player {label}"
-    elif upsert.updated:
-        message = f"updated player {label}"
-    else:
-        message = f"player {label} already up to date"
-    return StepOutcome(step, change, "done", message, applied=True)
+    return UsersEvaluation(PlayerWanted(external_id, name, email))
 
 
 # --- points step --------------------------------------------------------------------------------
@@ -214,9 +232,13 @@ def users_step_apply(step: IntegrationStep, change: Change) -> StepOutcome:
 
 @dataclass(frozen=True)
 class PointsEvaluation:
+    """What the change deserves under a points step. With `new_player`, the award's player does
+    not exist yet: create them first (`desired.player` is the unsaved player they will be)."""
+
     object_id: str
     desired: DesiredAward | NoAward
     notes: tuple[str, ...] = ()
+    new_player: PlayerWanted | None = None
 
 
 def score_object_id(step: IntegrationStep, change: Change) -> str:
@@ -229,7 +251,9 @@ def score_object_id(step: IntegrationStep, change: Change) -> str:
     return found
 
 
-def _points(step: IntegrationStep, record: Mapping[str, Any]) -> tuple[Decimal, Any]:
+def _points(
+    step: IntegrationStep, record: Mapping[str, Any], lookups: Lookups
+) -> tuple[Decimal, PointType | None]:
     """Points and point type (a PointType or None). Raises StepError with the column named."""
     series = step.series
     if series is None:
@@ -239,14 +263,7 @@ def _points(step: IntegrationStep, record: Mapping[str, Any]) -> tuple[Decimal, 
         name = as_text(raw)
         if not name:
             raise StepError(f"point type column '{step.point_type}' is empty")
-        batch = current_batch()
-        key = (series.pk, name.lower())
-        if batch is not None and key in batch.point_types:
-            point_type = batch.point_types[key]
-        else:
-            point_type = series.point_types.filter(name__iexact=name).first()
-            if batch is not None and point_type is not None:
-                batch.point_types[key] = point_type
+        point_type = lookups.point_type(series, name)
         if point_type is None:
             known = ", ".join(series.point_types.values_list("name", flat=True)) or "none"
             raise StepError(
@@ -296,38 +313,31 @@ def _tag_names(step: IntegrationStep, record: Mapping[str, Any]) -> list[str]:
     return list(names.values())
 
 
-def _player(step: IntegrationStep, record: Mapping[str, Any]) -> tuple[Player | None, str, str]:
-    """(player or None, external id, note). Creates an offline player when name/email are mapped."""
+def _player(
+    step: IntegrationStep, record: Mapping[str, Any], lookups: Lookups
+) -> tuple[Player | None, str, str, PlayerWanted | None]:
+    """(player or None, external id, why none, the offline player to create when name/email
+    are mapped). A player to create comes as an unsaved Player."""
     raw_id = column_id(record, step.player_id, "player id") if step.player_id else ""
     if not raw_id:
-        return None, "", f"no player id in column '{step.player_id}'"
+        return None, "", f"no player id in column '{step.player_id}'", None
     external_id = f"{step.player_id_prefix}{raw_id}"
-    batch = current_batch()
-    if batch is not None and external_id in batch.players:
-        return batch.players[external_id], external_id, ""
-    identity = PlayerIdentity.objects.select_related("player").filter(external_id=external_id)
-    found = identity.first()
-    if found is not None:
-        if batch is not None:
-            batch.players[external_id] = found.player
-        return found.player, external_id, ""
+    player = lookups.player(external_id)
+    if player is not None:
+        return player, external_id, "", None
     if not (step.player_name or step.player_email):
-        return None, external_id, f"unknown player {external_id}"
+        return None, external_id, f"unknown player {external_id}", None
     name = column_text(record, step.player_name, "player name")[:200]
     email = column_text(record, step.player_email, "player email")
     if email and not _looks_like_email(email):
         email = ""
-    player, created = player_create_with_identity(external_id=external_id, name=name, email=email)
-    if batch is not None:
-        batch.players[external_id] = player
-    return (
-        player,
-        external_id,
-        f"created offline player {player.name} ({external_id})" if created else "",
-    )
+    wanted = PlayerWanted(external_id, name, email)
+    return Player(name=name or external_id, email=email), external_id, "", wanted
 
 
-def points_step_evaluate(step: IntegrationStep, change: Change) -> PointsEvaluation:
+def points_step_evaluate(
+    step: IntegrationStep, change: Change, *, lookups: Lookups
+) -> PointsEvaluation:
     """What the change's current record deserves under this step. Raises StepError."""
     object_id = score_object_id(step, change)
     record = change.current
@@ -337,7 +347,7 @@ def points_step_evaluate(step: IntegrationStep, change: Change) -> PointsEvaluat
     if failure:
         return PointsEvaluation(object_id, NoAward(failure))
 
-    points, point_type = _points(step, record)
+    points, point_type = _points(step, record, lookups)
     point_time: datetime | None = None
     if step.point_time:
         raw_time = path_get(record, step.point_time)
@@ -348,28 +358,25 @@ def points_step_evaluate(step: IntegrationStep, change: Change) -> PointsEvaluat
                 f"point time column '{step.point_time}' holds {shown_value(raw_time)}, "
                 "not a date/time"
             ) from None
-    # Tags and comment are read before the player, who may be created (a write): a problem
-    # with them is raised where it always was, but only after nothing else can fail.
+    # A problem with the tags or the comment counts only after the player's (an unknown player,
+    # an archived one, zero points are verdicts, not errors).
     problem: StepError | None = None
     try:
         names = _tag_names(step, record)
         comment = column_text(record, step.comment, "comment")
     except StepError as exc:
         names, comment, problem = [], "", exc
-    player, external_id, note = _player(step, record)
+    player, external_id, why, new_player = _player(step, record, lookups)
     if player is None:
-        return PointsEvaluation(object_id, NoAward(note, moves_version=False))
-    notes = [note] if note else []
+        return PointsEvaluation(object_id, NoAward(why, moves_version=False))
     if player.status == Player.Status.ARCHIVED:
         reason = f"archived player {player.name} ({external_id}) receives no new points"
         return PointsEvaluation(object_id, NoAward(reason, keep_player_id=player.pk))
     if points == 0:
-        return PointsEvaluation(object_id, NoAward("zero points: no award"), tuple(notes))
+        return PointsEvaluation(object_id, NoAward("zero points: no award"), (), new_player)
     if problem is not None:
-        if note and current_batch() is not None:
-            # The player was just created, and a batch has no savepoint to undo that.
-            raise BatchFallback from problem
         raise problem
+    notes: list[str] = []
     if names and not step.create_tags:
         existing = set(
             Tag.objects.annotate(lowered=Lower("name"))
@@ -389,7 +396,7 @@ def points_step_evaluate(step: IntegrationStep, change: Change) -> PointsEvaluat
         comment=comment,
         point_time=point_time,
     )
-    return PointsEvaluation(object_id, desired, tuple(notes))
+    return PointsEvaluation(object_id, desired, tuple(notes), new_player)
 
 
 def _looks_like_email(text: str) -> bool:

@@ -14,8 +14,10 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from scoring.booking import Booking
+
 from .models import Integration, SyncRun
-from .services import changes_apply
+from .services.apply import changes_apply
 from .sources import SourceUnavailable
 
 logger = logging.getLogger(__name__)
@@ -35,6 +37,9 @@ def sync_start(*, integration: Integration, kind: str, since: datetime | None = 
     token = source.credential(source.pull_credential)
     if token is not None and not integration.credentials.get(token.key):
         raise SyncNotPossible(f"set {token.label} in the integration's credentials first")
+    refused = source.url_problems(integration.credentials)  # saved before the rule was
+    if refused:
+        raise SyncNotPossible(next(iter(refused.values())))
     if kind == SyncRun.Kind.BACKFILL and since is None:
         raise SyncNotPossible("a backfill needs a date to start from")
     run = SyncRun.objects.create(integration=integration, kind=kind, since=since)
@@ -81,9 +86,15 @@ def sync_page(*, run_id: int) -> SyncRun | None:
         locked = SyncRun.objects.select_for_update().get(pk=run_id)
         if locked.cursor.get(object_type) != run.cursor.get(object_type):
             return locked  # another worker applied this page meanwhile
+        booking = Booking()
         verdict = changes_apply(
-            integration=integration, changes=page.changes, event=None, received_at=timezone.now()
+            integration=integration,
+            changes=page.changes,
+            event=None,
+            received_at=timezone.now(),
+            booking=booking,
         )
+        booking.flush()
         locked.status = SyncRun.Status.RUNNING
         locked.done += len(page.changes)
         locked.pages += 1

@@ -4,7 +4,10 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from . import services
+from .services.apply import event_process
+from .services.drain import event_retry_note, events_drain, events_sweep
+from .services.maintenance import events_prune
+from .services.wake import eager
 from .sources import SourceUnavailable
 
 
@@ -19,9 +22,9 @@ from .sources import SourceUnavailable
 )
 def event_process_task(event_id: int) -> None:
     try:
-        services.event_process(event_id=event_id)
+        event_process(event_id=event_id)
     except SourceUnavailable as exc:
-        services.event_retry_note(event_id=event_id, error=f"will retry: {exc}")
+        event_retry_note(event_id=event_id, error=f"will retry: {exc}")
         raise
 
 
@@ -35,11 +38,11 @@ def event_process_task(event_id: int) -> None:
 def events_drain_task() -> None:
     """Process pending events in batches; a full batch queues the next drain first, so that
     every worker process takes part in a backlog."""
-    if services.eager():  # in-process: drain batch after batch here, no recursion
-        while services.events_drain() >= settings.EVENT_BATCH_SIZE:
+    if eager():  # in-process: drain batch after batch here, no recursion
+        while events_drain() >= settings.EVENT_BATCH_SIZE:
             pass
         return
-    services.events_drain(more=events_drain_task.delay)
+    events_drain(more=events_drain_task.delay)
 
 
 @shared_task(name="integrations.sync_page")
@@ -58,12 +61,12 @@ def syncs_schedule_task() -> None:
 
 @shared_task(name="integrations.events_sweep")
 def events_sweep_task() -> None:
-    services.events_sweep()
+    events_sweep()
 
 
 @shared_task(name="integrations.events_prune")
 def events_prune_task() -> None:
-    services.events_prune()
+    events_prune()
 
 
 @shared_task(name="integrations.spool_replay")

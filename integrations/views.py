@@ -1,133 +1,124 @@
 from __future__ import annotations
 
-import hmac
 import logging
+import re
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from . import services
 from .models import Integration
-from .sources import adapter_for
-from .spool import secret_digest, spool_replay_soon, spool_write
+from .services.ingest import (
+    Authenticated,
+    IntegrationChanged,
+    TooManyChanges,
+    integration_for_secret,
+    webhook_receive,
+)
+from .sources.registry import Source
+from .spool import spool_replay_soon, spool_write
 
 logger = logging.getLogger(__name__)
 
-
-# The integrations this process last read from the database, by the SHA-256 of their secret.
-# A delivery is authenticated against this copy and stored only if the integration is still
-# that version (checked in the INSERT itself: services.webhook_receive(guarded=True)); while the
-# database is down, it authenticates deliveries before they are spooled.
-_last_known: dict[str, Integration] = {}
-
-
-def _integration_read(secret: str) -> Integration | None:
-    """The integration with this webhook secret, from the database. Raises DatabaseError."""
-    integration = Integration.objects.filter(webhook_secret=secret).first()
-    # The secret has 256 random bits; the final comparison is constant-time.
-    if integration is not None and not hmac.compare_digest(integration.webhook_secret, secret):
-        integration = None
-    digest = secret_digest(secret)
-    if integration is None:
-        _last_known.pop(digest, None)
-    else:
-        _last_known[digest] = integration
-    return integration
+_BYTES = re.compile(r"[0-9]{1,18}")
 
 
 @csrf_exempt  # sources authenticate by the secret URL (and signatures), not by a session
 @require_POST
-def webhook(request: HttpRequest, secret: str) -> JsonResponse:
-    database_down = False
-    integration = _last_known.get(secret_digest(secret))
-    cached = integration is not None
-    if integration is None or not hmac.compare_digest(integration.webhook_secret, secret):
-        cached = False
-        try:
-            integration = _integration_read(secret)
-        except DatabaseError:
-            database_down = True
-            integration = None
-        if integration is None and not database_down:
-            return _unknown()
-
+def webhook(request: HttpRequest, secret: str) -> HttpResponse:
     limit = settings.WEBHOOK_MAX_BODY_BYTES
     declared = request.META.get("CONTENT_LENGTH") or "0"
-    if declared.isdigit() and int(declared) > limit:
+    if not _BYTES.fullmatch(declared):  # servers check it; '²' would pass str.isdigit()
+        return JsonResponse(
+            {"error": f"Content-Length {declared[:40]!r} is not a number of bytes"}, status=400
+        )
+    if int(declared) > limit:
         return _too_large(int(declared), limit)
-    body = request.read(limit + 1)
+    body = _body(request, limit + 1)
     if len(body) > limit:
         return _too_large(len(body), limit)
 
-    if integration is None:  # the database is down and this process never saw the URL
-        return _spool(secret, body, request, verified=False)
-    for _ in range(3):
-        auth_error = adapter_for(integration.type).authenticate(integration, request, body)
-        if auth_error and cached and not database_down:
-            # Checked against what this process read earlier: its credentials may have
-            # changed since. Read it again and check once more before refusing.
-            cached = False
-            try:
-                fresh = _integration_read(secret)
-            except DatabaseError:  # it failed against the last known credentials: refuse
-                fresh = integration
-            if fresh is None:
-                return _unknown()
-            if fresh is not integration:
-                integration = fresh
-                continue
-        if auth_error:
-            response = JsonResponse({"error": auth_error}, status=401)
-            source = integration.source
-            if source is not None and source.challenge:
-                response["WWW-Authenticate"] = source.challenge
-            return response
-        if database_down:
-            return _spool(secret, body, request, verified=True)
+    def authenticate(integration: Integration) -> str:
+        source = integration.source  # a type no longer registered stores, then fails visibly
+        return source.adapter.authenticate(integration, request, body) if source else ""
+
+    for attempt in range(3):
+        found = integration_for_secret(secret, authenticate=authenticate, fresh=attempt > 0)
+        if found.database_down:  # and this process never saw the URL
+            return _spool(secret, body, request, verified=False)
+        if found.integration is None:
+            return JsonResponse({"error": "no integration has this webhook URL"}, status=404)
+        if found.error:
+            return _refused(found)
         try:
-            receipt = services.webhook_receive(
-                integration=integration, body=body, headers=request.headers, guarded=True
+            receipt = webhook_receive(
+                integration=found.integration, body=body, headers=request.headers, guarded=True
             )
             break
-        except services.IntegrationChanged:
+        except IntegrationChanged:
             # Changed since this process read it (credentials, type, a new URL): read it again
             # and authenticate the delivery against what it is now.
-            found = _integration_reread(secret, body, request)
-            if isinstance(found, JsonResponse):
-                return found
-            integration, cached = found, False
+            continue
+        except TooManyChanges as exc:
+            return _answer(found.integration.source, 413, {"error": str(exc)})
         except DatabaseError:
-            return _spool(secret, body, request, verified=True)
+            return _spool(secret, body, request, verified=True, source=found.integration.source)
     else:
         return JsonResponse({"error": "the integration keeps changing; try again"}, status=503)
     spool_replay_soon()
+    source = found.integration.source
     if receipt.error:
-        return JsonResponse(
-            {"error": receipt.error, "event_id": receipt.event_id, "status": "failed"}, status=400
+        return _answer(
+            source,
+            400,
+            {"error": receipt.error, "event_id": receipt.event_id, "status": "failed"},
         )
-    return JsonResponse({"event_id": receipt.event_id}, status=202)
+    return _answer(source, 202, {"event_id": receipt.event_id})
 
 
-def _integration_reread(
-    secret: str, body: bytes, request: HttpRequest
-) -> Integration | JsonResponse:
-    """The integration as it is now, or the answer when it is gone (404) or cannot be read
-    (the delivery is spooled, unverified)."""
-    try:
-        found = _integration_read(secret)
-    except DatabaseError:
-        return _spool(secret, body, request, verified=False)
-    return _unknown() if found is None else found
+def _body(request: HttpRequest, most: int) -> bytes:
+    """The body, at most `most` bytes. Django reads a request without Content-Length as empty;
+    a chunked one has none: it is read from the server's stream when the server says that
+    stream ends with the body (wsgi.input_terminated: gunicorn does, and decodes the chunks)."""
+    if request.META.get("CONTENT_LENGTH") or not request.META.get("wsgi.input_terminated"):
+        return request.read(most)
+    stream = request.META["wsgi.input"]
+    parts, size = [], 0
+    while size < most:
+        part = stream.read(most - size)
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    return b"".join(parts)
 
 
-def _unknown() -> JsonResponse:
-    return JsonResponse({"error": "no integration has this webhook URL"}, status=404)
+def _answer(source: Source | None, status: int, data: dict[str, Any]) -> HttpResponse:
+    """The answer in the source's own terms (Salesforce wants a SOAP Ack), else JSON."""
+    if source is not None and source.answer is not None:
+        return source.answer(status, data)
+    return JsonResponse(data, status=status)
 
 
-def _spool(secret: str, body: bytes, request: HttpRequest, *, verified: bool) -> JsonResponse:
+def _refused(found: Authenticated) -> HttpResponse:
+    source = found.integration.source if found.integration is not None else None
+    response = _answer(source, 401, {"error": found.error})
+    if source is not None and source.challenge:
+        response["WWW-Authenticate"] = source.challenge
+    return response
+
+
+def _spool(
+    secret: str,
+    body: bytes,
+    request: HttpRequest,
+    *,
+    verified: bool,
+    source: Source | None = None,
+) -> HttpResponse:
     """The database is down: keep the delivery in the local spool, answer 202."""
     try:
         spool_id = spool_write(secret=secret, body=body, headers=request.headers, verified=verified)
@@ -137,7 +128,7 @@ def _spool(secret: str, body: bytes, request: HttpRequest, *, verified: bool) ->
             {"error": "cannot store deliveries right now; try again later"}, status=503
         )
     logger.warning("database unavailable: delivery spooled as %s", spool_id)
-    return JsonResponse({"spooled": spool_id}, status=202)
+    return _answer(source, 202, {"spooled": spool_id})
 
 
 def _too_large(size: int, limit: int) -> JsonResponse:

@@ -1,12 +1,8 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet, Sum
+from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.urls import reverse
-from django.utils.html import format_html, format_html_join
-
-from scoring.models import Transaction
 
 from .models import Player, PlayerIdentity
 from .services import InviteError, player_archive, player_invite
@@ -25,8 +21,9 @@ class PlayerAdmin(admin.ModelAdmin):
     list_filter = ("status",)
     search_fields = ("name", "email", "identities__external_id")
     inlines = (PlayerIdentityInline,)
-    readonly_fields = ("user", "totals", "created_at")
-    fields = ("name", "email", "status", "user", "totals", "created_at")
+    # Status changes only through invite, accept and archive (security probe, issue 13 item 1).
+    readonly_fields = ["status", "user", "created_at"]
+    fields = ["name", "email", "status", "user", "created_at"]
     actions = ("invite", "archive")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Player]:
@@ -36,39 +33,41 @@ class PlayerAdmin(admin.ModelAdmin):
     def external_ids(self, obj: Player) -> str:
         return ", ".join(i.external_id for i in obj.identities.all())
 
-    @admin.display(description="points per series")
-    def totals(self, obj: Player) -> str:
-        if not obj.pk:
-            return "—"
-        rows = (
-            Transaction.objects.filter(player=obj)
-            .values("series_id", "series__name")
-            .annotate(total=Sum("points"))
-            .order_by("series__name")
-        )
-        ledger = reverse("admin:scoring_transaction_changelist")
-        return format_html_join(
-            "<br>",
-            '{}: {} (<a href="{}?player={}&series__id__exact={}">transactions</a>)',
-            ((r["series__name"], r["total"], ledger, obj.pk, r["series_id"]) for r in rows),
-        ) or format_html("no points yet")
-
     @admin.action(description="Convert to real player and invite")
     def invite(self, request: HttpRequest, queryset: QuerySet[Player]) -> None:
         base_url = request.build_absolute_uri("/")
         for player in queryset:
             try:
-                player_invite(player=player, base_url=base_url)
+                invitation = player_invite(player=player, base_url=base_url)
             except InviteError as exc:
                 self.message_user(request, f"Not invited: {exc}.", messages.ERROR)
-            else:
-                self.message_user(request, f"Invited {player.name} ({player.email}).")
+                continue
+            self.message_user(request, f"Invited {player.name} ({invitation.email}).")
+            if player.email and player.email.lower() != invitation.email.lower():
+                self.message_user(
+                    request,
+                    f"The invitation for {player.name} went to their login's address "
+                    f"{invitation.email}: the player's email {player.email} is not the "
+                    "login's. A superuser changes a login's email under Users.",
+                    messages.WARNING,
+                )
 
-    @admin.action(description="Archive (keeps history, no new points)")
+    @admin.action(description="Archive (keeps history, no new points, disables the login)")
     def archive(self, request: HttpRequest, queryset: QuerySet[Player]) -> None:
-        for player in queryset:
-            player_archive(player=player)
-        self.message_user(request, f"Archived {queryset.count()} player(s).")
+        archived = disabled = 0
+        for player in queryset.select_related("user"):
+            outcome = player_archive(player=player)
+            archived += 1
+            disabled += outcome.login_disabled
+            if outcome.staff_login_kept and player.user is not None:
+                self.message_user(
+                    request,
+                    f"{player.name}'s login {player.user.username} is a staff login and stays "
+                    "enabled; a superuser disables it under Users if it should go.",
+                    messages.WARNING,
+                )
+        logins = f"; disabled {disabled} login(s)" if disabled else ""
+        self.message_user(request, f"Archived {archived} player(s){logins}.")
 
 
 @admin.register(PlayerIdentity)

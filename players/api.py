@@ -23,7 +23,11 @@ class PlayerSerializer(serializers.ModelSerializer):
     class Meta:
         model = Player
         fields = ("id", "name", "email", "status", "external_ids", "created_at")
-        read_only_fields = ("created_at",)
+        # Status changes only through invite, accept and archive (security probe, issue 13 item 1).
+        read_only_fields = ("status", "created_at")
+        extra_kwargs = {
+            "status": {"help_text": "Changes through invite, accept and archive; read-only here."}
+        }
 
     def to_representation(self, instance: Player) -> dict[str, Any]:
         data = super().to_representation(instance)

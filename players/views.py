@@ -1,37 +1,14 @@
 from __future__ import annotations
 
-from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import SetPasswordForm
 from django.contrib.auth.tokens import default_token_generator
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.utils.http import urlsafe_base64_decode
 
-from scoring.models import ScoreSeries
-from scoring.selectors import player_points_by_day, player_totals, player_transactions
-
-from .chart import points_chart
 from .models import Player
-from .services import invite_accepted
-
-HISTORY_PAGE_SIZE = 50
-
-
-@staff_member_required
-def profile(request: HttpRequest, player_id: int) -> HttpResponse:
-    player = get_object_or_404(Player.objects.prefetch_related("identities"), pk=player_id)
-    by_day = player_points_by_day(player=player)
-    names = dict(ScoreSeries.objects.filter(pk__in=by_day).values_list("pk", "name"))
-    chart = points_chart({names[pk]: days for pk, days in by_day.items()})
-    history = Paginator(player_transactions(player=player), HISTORY_PAGE_SIZE)
-    page = history.get_page(request.GET.get("page"))
-    return render(
-        request,
-        "players/profile.html",
-        {"player": player, "totals": player_totals(player=player), "chart": chart, "page": page},
-    )
+from .services import InviteError, invitation_accept
 
 
 def invite_accept(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
@@ -42,11 +19,18 @@ def invite_accept(request: HttpRequest, uidb64: str, token: str) -> HttpResponse
     except (ValueError, User.DoesNotExist):
         user = None
     player = Player.objects.filter(user=user).first() if user else None
-    if user is None or player is None or not default_token_generator.check_token(user, token):
+    if (
+        user is None
+        or player is None
+        or player.status != Player.Status.INVITED  # archived or active: the link is spent
+        or not default_token_generator.check_token(user, token)
+    ):
         return render(request, "players/invite_invalid.html", status=400)
     form = SetPasswordForm(user, request.POST or None)
     if request.method == "POST" and form.is_valid():
-        form.save()  # a new password makes the token invalid: the link works once
-        invite_accepted(player=player)
+        try:
+            invitation_accept(player=player, password=form.cleaned_data["new_password1"])
+        except InviteError:  # archived while the form was open
+            return render(request, "players/invite_invalid.html", status=400)
         return render(request, "players/invite_done.html", {"player": player})
     return render(request, "players/invite_accept.html", {"form": form, "player": player})

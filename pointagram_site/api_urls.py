@@ -4,9 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.urls import include, path
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpResponseBase
+from django.urls import include, path, reverse
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework import exceptions
 from rest_framework.routers import DefaultRouter
+
+
+class ApiDocsView(SpectacularSwaggerView):
+    """The docs page is for browsers: an anonymous visitor is sent to the admin login first.
+    Who may see it at all is SchemaReaders' call (SPECTACULAR_SETTINGS SERVE_PERMISSIONS)."""
+
+    # DRF takes any HttpResponse here (finalize_response checks HttpResponseBase); its stubs
+    # say Response.
+    def handle_exception(self, exc: Exception) -> HttpResponseBase:  # type: ignore[override]
+        if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+            return redirect_to_login(self.request.get_full_path(), reverse("admin:login"))
+        return super().handle_exception(exc)
 
 
 def api_urls() -> list[Any]:
@@ -24,7 +39,7 @@ def api_urls() -> list[Any]:
     router.register("filters", integrations_api.FilterViewSet, basename="filter")
     return [
         path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-        path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+        path("docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
         path(
             "leaderboards/<int:series_id>/",
             scoring_api.LeaderboardView.as_view(),

@@ -7,11 +7,16 @@ DEBUG              "1"/"true"/"yes" means true
 ALLOWED_HOSTS      comma-separated
 EMAIL_URL-ish      EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD,
                    EMAIL_USE_TLS, DEFAULT_FROM_EMAIL (console backend by default)
+API_SCHEMA_PUBLIC  "1" opens the API schema and docs to anonymous visitors (default: staff only)
+AXES_FAILURE_LIMIT, AXES_COOLOFF_MINUTES, TRUSTED_PROXIES
+                   sign-in throttling: failures per username and address, how long they lock
+                   (0: until reset), and how many proxies append to X-Forwarded-For
 """
 
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -67,6 +72,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "players",
     "scoring",
     "integrations",
@@ -82,6 +88,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "pointagram_site.urls"
@@ -121,6 +129,12 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 2**31 - 1)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# django-axes first: it refuses a locked-out sign-in before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -167,6 +181,25 @@ LOGGING = {
     },
 }
 
+# --- Sign-in throttling (django-axes) ------------------------------------------------------
+# Every sign-in with a password (the admin login is the only one) counts failures per username
+# and client address; AXES_FAILURE_LIMIT of them lock that pair for AXES_COOLOFF_MINUTES (each
+# further try restarts the wait). Only the pair: an attacker elsewhere cannot lock a colleague
+# out. Unlock at once with `manage.py axes_reset_username NAME` (README, Security).
+AXES_ENABLED = True
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+_cooloff_minutes = env_int("AXES_COOLOFF_MINUTES", 15)
+AXES_COOLOFF_TIME = timedelta(minutes=_cooloff_minutes) if _cooloff_minutes > 0 else None
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True  # a colleague's occasional typo never adds up to a lock
+AXES_LOCKOUT_CALLABLE = "pointagram_site.login_lockout.locked_out"
+AXES_CLIENT_IP_CALLABLE = "pointagram_site.login_lockout.client_ip"
+# Failures are kept (that is the lock); successful sign-ins are not logged with their address.
+AXES_DISABLE_ACCESS_LOG = True
+# Proxies in front of the site that each append the address they saw to X-Forwarded-For; 0
+# (the default) means the site is reached directly and REMOTE_ADDR is the client.
+TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
+
 # --- Production security (`manage.py check --deploy` passes with DEBUG off) ----------------
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=not DEBUG)
@@ -201,7 +234,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Schema and docs: staff only, like reading the API, unless API_SCHEMA_PUBLIC.
+    "SERVE_PERMISSIONS": ["pointagram_site.api.SchemaReaders"],
 }
+# Open /api/v1/schema/ and /api/v1/docs/ to anonymous visitors (the API itself stays shut).
+API_SCHEMA_PUBLIC = env_bool("API_SCHEMA_PUBLIC")
 
 # --- Webhooks -------------------------------------------------------------------------------
 # Raw payloads (body and headers) of events older than this are pruned by a beat task; the
@@ -220,6 +257,18 @@ EVENT_CLAIM_SECONDS = env_int("EVENT_CLAIM_SECONDS", 120)
 # Largest webhook body accepted, in bytes. Pipedrive and HubSpot deliveries are a few KB (a
 # HubSpot batch of 100 events is ~30 KB); 1 MiB leaves room for generic sources with big records.
 WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024)
+# The most changes (items of a JSON array) one delivery may hold; a source that documents its
+# own limit (HubSpot: 100) keeps to that. Above it the delivery is refused (413), nothing stored:
+# a delivery's changes are applied in one transaction, by one worker.
+WEBHOOK_MAX_CHANGES = env_int("WEBHOOK_MAX_CHANGES", 1000)
+
+# --- Outbound calls ------------------------------------------------------------------------
+# Calls to a source's API go over https to its own hosts only (integrations/sources/outbound.py).
+# These hosts ("host" or "host:port", comma-separated) may be reached too, over http as well,
+# whatever address they resolve to, loopback included: local stand-ins of source APIs, tests.
+OUTBOUND_ALLOWED_HOSTS = [
+    h.strip() for h in os.environ.get("OUTBOUND_ALLOWED_HOSTS", "").split(",") if h.strip()
+]
 
 # --- Celery ---------------------------------------------------------------------------------
 # Read by pointagram_site/celery.py with namespace "CELERY"; tests/test_celery_config.py checks

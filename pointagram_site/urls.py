@@ -4,13 +4,22 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from players import urls as players_urls
+from scoring.views import player_profile
+
 from .api_urls import api_urls
+
+# players/: the players app's pages, and a player's profile, which shows their points (scoring's).
+players_patterns = [
+    path("<int:player_id>/", player_profile, name="profile"),
+    *players_urls.urlpatterns,
+]
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/leaderboards/", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_urls())),
     path("hooks/", include("integrations.urls")),
-    path("players/", include("players.urls")),
+    path("players/", include((players_patterns, players_urls.app_name))),
     path("leaderboards/", include("scoring.urls")),
 ]

@@ -1,18 +1,40 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
-from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.core.paginator import Paginator
+from django.db.models import QuerySet, Sum
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.urls import path, reverse
+from django.utils.functional import cached_property
+from django.utils.html import format_html, format_html_join
 
-from integrations.admin import CappedCountPaginator, admin_link
+from players.admin import PlayerAdmin
 from players.models import Player
 
 from .ledger_csv import ledger_related, ledger_write
 from .models import AwardState, DailyTotal, MonthlyTotal, PointType, ScoreSeries, Tag, Transaction
+
+
+class CappedCountPaginator(Paginator):
+    """Counting a big table costs more than showing a page: count at most CAP rows."""
+
+    CAP = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list[: self.CAP + 1].count()  # type: ignore[attr-defined]
+
+
+def admin_link(obj: Any, text: Any = None) -> str:
+    """A link to the object's admin page (a dash for none), for the columns of every admin."""
+    if obj is None:
+        return "—"
+    url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+    return format_html('<a href="{}">{}</a>', url, obj if text is None else text)
 
 
 class PointTypeInline(admin.TabularInline):
@@ -70,6 +92,10 @@ class TagFilter(admin.SimpleListFilter):
         return queryset.filter(tags__name__iexact=value) if value else queryset
 
 
+# The event's columns a ledger list never shows (scoring names them; it does not import events).
+EVENT_LARGE_FIELDS = ("event__body", "event__outcome", "event__headers")
+
+
 class PlayerFilter(admin.SimpleListFilter):
     """Set by the links from a player's page (?player=<id>); shows only the chosen player."""
 
@@ -77,14 +103,30 @@ class PlayerFilter(admin.SimpleListFilter):
     parameter_name = "player"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        value = self.value()
-        if not value or not value.isdigit():
+        player_id = player_id_from(self.value())
+        if player_id is None:
             return []
-        return [(str(p.pk), p.name) for p in Player.objects.filter(pk=int(value))]
+        return [(str(p.pk), p.name) for p in Player.objects.filter(pk=player_id)]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        value = self.value()
-        return queryset.filter(player_id=int(value)) if value and value.isdigit() else queryset
+        player_id = player_id_from(self.value())
+        return queryset if player_id is None else queryset.filter(player_id=player_id)
+
+
+def player_id_from(value: Any) -> int | None:
+    """The player id a ?player= holds, or None: ASCII digits few enough for a bigint
+    (str.isdigit() also takes '²', which int() refuses)."""
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,18}", value):
+        return int(value)
+    return None
+
+
+def player_param_problem(request: HttpRequest) -> str:
+    """Why the ledger's ?player= is not a player id, or "" (absent or fine)."""
+    value = request.GET.get(PlayerFilter.parameter_name)
+    if value is None or player_id_from(value) is not None:
+        return ""
+    return f"player must be a player id (a whole number), not {value[:40]!r}"
 
 
 @admin.register(Transaction)
@@ -103,6 +145,10 @@ class TransactionAdmin(ReadOnlyAdmin):
               "step_link", "event_link", "source_object")  # fmt: skip
     readonly_fields = fields
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Transaction]:
+        # The event column is a link by id: one delivery's body or outcome can be megabytes.
+        return super().get_queryset(request).defer(*EVENT_LARGE_FIELDS)
+
     def get_urls(self) -> list[Any]:
         export = self.admin_site.admin_view(self.export_view)
         return [path("export/", export, name="scoring_transaction_export"), *super().get_urls()]
@@ -111,6 +157,8 @@ class TransactionAdmin(ReadOnlyAdmin):
         """The ledger CSV (DESIGN §8) of what the list shows: same filters, search and dates."""
         if not self.has_view_permission(request):
             return HttpResponse(status=403)
+        if problem := player_param_problem(request):
+            return HttpResponseBadRequest(problem, content_type="text/plain; charset=utf-8")
         changelist: ChangeList = self.get_changelist_instance(request)
         rows = changelist.get_queryset(request).order_by("id")
         response = HttpResponse(content_type="text/csv; charset=utf-8")
@@ -119,6 +167,8 @@ class TransactionAdmin(ReadOnlyAdmin):
         return response
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        if problem := player_param_problem(request):
+            return HttpResponseBadRequest(problem, content_type="text/plain; charset=utf-8")
         query = request.GET.urlencode()
         export = reverse("admin:scoring_transaction_export") + (f"?{query}" if query else "")
         return super().changelist_view(request, {**(extra_context or {}), "export_url": export})
@@ -179,3 +229,31 @@ class MonthlyTotalAdmin(TotalsAdmin):
 
     list_display = ("month", "series", "player", "points")
     date_hierarchy = "month"
+
+
+# The players admin, with each player's points per series: scoring's data, added here.
+admin.site.unregister(Player)
+
+
+@admin.register(Player)
+class PlayerPointsAdmin(PlayerAdmin):
+    # The players app's fields (status read-only there), with the points added before created_at.
+    readonly_fields = [*PlayerAdmin.readonly_fields, "totals"]
+    fields = [*PlayerAdmin.fields[:-1], "totals", PlayerAdmin.fields[-1]]
+
+    @admin.display(description="points per series")
+    def totals(self, obj: Player) -> str:
+        if not obj.pk:
+            return "—"
+        rows = (
+            Transaction.objects.filter(player=obj)
+            .values("series_id", "series__name")
+            .annotate(total=Sum("points"))
+            .order_by("series__name")
+        )
+        ledger = reverse("admin:scoring_transaction_changelist")
+        return format_html_join(
+            "<br>",
+            '{}: {} (<a href="{}?player={}&series__id__exact={}">transactions</a>)',
+            ((r["series__name"], r["total"], ledger, obj.pk, r["series_id"]) for r in rows),
+        ) or format_html("no points yet")

@@ -20,7 +20,7 @@ from players.models import Player, PlayerIdentity
 from players.services import player_create_with_identity
 
 from .models import PointType, ScoreSeries, Tag, Transaction
-from .selectors import PERIODS, leaderboard, period_bounds
+from .selectors import PERIODS, board_time_problem, leaderboard, period_bounds
 from .services import score_add
 
 # --- series, tags -------------------------------------------------------------------------------
@@ -184,10 +184,23 @@ class LeaderboardQuery(serializers.Serializer):
     tag = serializers.CharField(required=False, default="", allow_blank=True, max_length=100)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=10_000)
 
+    def validate_since(self, value: datetime) -> datetime:
+        return _board_time(value, "since")
+
+    def validate_until(self, value: datetime) -> datetime:
+        return _board_time(value, "until")
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("since") and attrs.get("until") and attrs["since"] >= attrs["until"]:
             raise serializers.ValidationError({"until": ["until must be after since"]})
         return attrs
+
+
+def _board_time(value: datetime, name: str) -> datetime:
+    problem = board_time_problem(name, value)
+    if problem:
+        raise serializers.ValidationError(problem)
+    return value
 
 
 class LeaderboardRowSerializer(serializers.Serializer):

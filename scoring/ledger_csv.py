@@ -56,10 +56,26 @@ def ledger_queryset(
 
 
 def ledger_related(rows: QuerySet[Transaction]) -> QuerySet[Transaction]:
-    """What a CSV row reads, fetched in a fixed number of queries."""
-    return rows.select_related("player", "series", "point_type", "step").prefetch_related(
+    """What a CSV row reads, fetched in a fixed number of queries, and nothing else (the admin's
+    list joins the event, whose body and outcome can be megabytes: a row needs its id only)."""
+    related = rows.select_related(None).select_related("player", "series", "point_type", "step")
+    return related.prefetch_related(
         "tags", Prefetch("player__identities", queryset=PlayerIdentity.objects.order_by("pk"))
     )
+
+
+# A spreadsheet runs a cell that begins with one of these as a formula (DESIGN §8).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text(value: str) -> str:
+    """A text cell as a spreadsheet may open it: one that begins like a formula gets a leading
+    `'`, and a carriage return becomes a line feed. The csv module quotes a cell holding a line
+    feed but not one holding only a carriage return (our line ends are `\n`), and a reader
+    takes a bare carriage return for the end of the row, so a deal title could forge rows."""
+    if value.startswith(FORMULA_STARTS):
+        value = "'" + value
+    return value.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _utc(moment: datetime) -> str:
@@ -70,21 +86,24 @@ def ledger_rows(transactions: Iterable[Transaction]) -> Iterator[list[str]]:
     yield HEADER
     for t in transactions:
         tags = sorted((tag.name.lstrip("#") for tag in t.tags.all()), key=str.lower)
+        # Numbers, ids, times and the kind are ours and never changed; text cells may hold
+        # anything a CRM user typed. A joined cell is judged by how it begins: `a;=x` is no
+        # formula, `=x;a` is.
         yield [
             str(t.pk),
             _utc(t.point_time),
             _utc(t.created_at),
-            t.player.name,
-            ";".join(i.external_id for i in t.player.identities.all()),
-            t.series.name,
+            _text(t.player.name),
+            _text(";".join(i.external_id for i in t.player.identities.all())),
+            _text(t.series.name),
             f"{t.points:.2f}",
-            t.point_type.name if t.point_type else "",
-            ";".join(tags),
-            t.comment,
+            _text(t.point_type.name if t.point_type else ""),
+            _text(";".join(tags)),
+            _text(t.comment),
             t.kind,
             str(t.revokes_id or ""),
-            t.step.name if t.step else "",
-            t.source_object,
+            _text(t.step.name if t.step else ""),
+            _text(t.source_object),
             str(t.event_id or ""),
         ]
 

@@ -5,6 +5,22 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 
 
+class RevokePolicy(models.TextChoices):
+    """When reconcile replaces what it booked for an object with what the object deserves now
+    (an integration step's revoke setting, passed to award_reconcile as a value)."""
+
+    NEVER = "never", "Do not revoke points. Once points have been given, they stay."
+    ON_CHANGE = (
+        "on_change",
+        "Revoke points and add new points when either score, point type, player or tags change.",
+    )
+    ON_CHANGE_OR_TIME = (
+        "on_change_or_time",
+        "Revoke points and add new points when either score, point type, player, tags or "
+        "point time change.",
+    )
+
+
 class ScoreSeries(models.Model):
     """A named stream of points: "Deals", "Calls"."""
 

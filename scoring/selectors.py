@@ -4,7 +4,7 @@ periods are in the site's TIME_ZONE."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +18,26 @@ from players.models import Player
 from .models import DailyTotal, MonthlyTotal, ScoreSeries, Transaction
 
 PERIODS = ("today", "week", "month", "year", "all")
+# The days a board's range may start and end on: its day and month arithmetic, in any time zone,
+# stays within the years datetime holds (a board over 9999-12 would need 10000-01).
+BOARD_FIRST_DAY = date(1, 1, 2)
+BOARD_LAST_DAY = date(9998, 12, 31)
+
+
+def board_day_problem(name: str, day: date) -> str:
+    """Why a board cannot start or end on this day, or ""."""
+    if BOARD_FIRST_DAY <= day <= BOARD_LAST_DAY:
+        return ""
+    return f"{name} {day} is out of range: boards cover {BOARD_FIRST_DAY} to {BOARD_LAST_DAY}"
+
+
+def board_time_problem(name: str, moment: datetime) -> str:
+    """Why a board cannot start or end at this time, or ""."""
+    try:
+        day = moment.astimezone(UTC).date()
+    except OverflowError:
+        return f"{name} {moment.isoformat()} is out of range"
+    return board_day_problem(name, day)
 
 
 def period_bounds(

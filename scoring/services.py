@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
 
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db import transaction
 from django.utils import timezone
 
 from players.models import Player
 
-from .batch import current_batch, tags_of
-from .models import AwardState, DailyTotal, MonthlyTotal, PointType, ScoreSeries, Tag, Transaction
-
-if TYPE_CHECKING:
-    from integrations.models import IntegrationStep, WebhookEvent
+from .booking import Booking
+from .models import DailyTotal, MonthlyTotal, PointType, RevokePolicy, ScoreSeries, Tag, Transaction
 
 
 def points_text(points: Decimal) -> str:
@@ -60,24 +55,8 @@ class ReconcileResult:
     stale: bool = False
 
 
-def tags_get_or_create(names: tuple[str, ...]) -> list[Tag]:
-    batch = current_batch()
-    tags = []
-    for name in names:
-        if batch is not None and name.lower() in batch.tags:
-            tags.append(batch.tags[name.lower()])
-            continue
-        tag = Tag.objects.filter(name__iexact=name).first()
-        if tag is None:
-            try:
-                with transaction.atomic():  # savepoint: another worker may create it first
-                    tag = Tag.objects.create(name=name)
-            except IntegrityError:
-                tag = Tag.objects.get(name__iexact=name)
-        if batch is not None:
-            batch.tags[name.lower()] = tag
-        tags.append(tag)
-    return tags
+def tags_get_or_create(names: tuple[str, ...], *, booking: Booking | None = None) -> list[Tag]:
+    return (booking or Booking()).tags(names)
 
 
 def transaction_book(
@@ -90,12 +69,15 @@ def transaction_book(
     point_type: PointType | None = None,
     comment: str = "",
     tags: list[Tag] | None = None,
-    step: IntegrationStep | None = None,
+    step_id: int | None = None,
     source_object: str = "",
-    event: WebhookEvent | None = None,
+    event_id: int | None = None,
     revokes: Transaction | None = None,
+    booking: Booking | None = None,
 ) -> Transaction:
-    fields = dict(
+    """Append a row to the ledger (and its points to the totals), through the unit of work:
+    written now, or with the rest of a batch. `step_id`, `event_id`: its provenance."""
+    row = Transaction(
         player=player,
         series=series,
         points=points,
@@ -103,59 +85,12 @@ def transaction_book(
         comment=comment,
         point_time=point_time,
         kind=kind,
-        step=step,
+        step_id=step_id,
         source_object=source_object,
-        event=event,
+        event_id=event_id,
         revokes=revokes,
     )
-    batch = current_batch()
-    if batch is not None:  # written with the rest of the batch, by BookingBatch.flush()
-        row = Transaction(pk=batch.next_id(), created_at=timezone.now(), **fields)
-        batch.rows.append(row)
-        batch.row_tags[row.pk] = list(tags or [])
-        batch.totals.append((series.pk, player.pk, point_time, points))
-        return row
-    row = Transaction.objects.create(**fields)
-    if tags:
-        row.tags.set(tags)
-    totals_add([(series.pk, player.pk, point_time, points)])
-    return row
-
-
-def totals_add(rows: list[tuple[int, int, datetime, Decimal]]) -> None:
-    """Add ledger rows (series id, player id, point time, points) to the maintained totals of
-    (series, day, player) and (series, month, player), in the caller's transaction: one upsert
-    per table for all of them.
-
-    Keys go in sorted order, days before months, so two workers adding to the same totals wait
-    for each other instead of deadlocking."""
-    days: dict[tuple[int, date, int], Decimal] = {}
-    months: dict[tuple[int, date, int], Decimal] = {}
-    for series_id, player_id, point_time, points in rows:
-        day = timezone.localtime(point_time).date()
-        key = (series_id, day, player_id)
-        days[key] = days.get(key, Decimal(0)) + points
-        key = (series_id, day.replace(day=1), player_id)
-        months[key] = months.get(key, Decimal(0)) + points
-    _totals_upsert(DailyTotal._meta.db_table, "day", days)
-    _totals_upsert(MonthlyTotal._meta.db_table, "month", months)
-
-
-def _totals_upsert(db_table: str, period: str, sums: dict[tuple[int, date, int], Decimal]) -> None:
-    if not sums:
-        return
-    table = connection.ops.quote_name(db_table)
-    values = ", ".join(["(%s, %s, %s, %s)"] * len(sums))
-    params: list[Any] = []
-    for (series_id, start, player_id), points in sorted(sums.items()):
-        params += [series_id, start, player_id, points]
-    with connection.cursor() as cursor:
-        cursor.execute(  # table and column names are ours; every value is a parameter
-            f"INSERT INTO {table} (series_id, {period}, player_id, points) VALUES {values} "  # noqa: S608
-            f"ON CONFLICT (series_id, {period}, player_id) DO UPDATE "
-            f"SET points = {table}.points + EXCLUDED.points",
-            params,
-        )
+    return (booking or Booking()).ledger_add(row, list(tags or []))
 
 
 def totals_rebuild() -> int:
@@ -200,8 +135,11 @@ def totals_rebuild() -> int:
     return count
 
 
-def transaction_revoke(*, original: Transaction, event: WebhookEvent | None = None) -> Transaction:
+def transaction_revoke(
+    *, original: Transaction, event_id: int | None = None, booking: Booking | None = None
+) -> Transaction:
     """A new row of the opposite sign, with the original's point time and tags."""
+    booking = booking or Booking()
     return transaction_book(
         player=original.player,
         series=original.series,
@@ -210,85 +148,24 @@ def transaction_revoke(*, original: Transaction, event: WebhookEvent | None = No
         kind=Transaction.Kind.REVOKE,
         point_type=original.point_type,
         comment=original.comment,
-        tags=tags_of(original),
-        step=original.step,
+        tags=booking.tags_of(original),
+        step_id=original.step_id,
         source_object=original.source_object,
-        event=event,
+        event_id=event_id,
         revokes=original,
+        booking=booking,
     )
-
-
-def award_state_lock(*, step: IntegrationStep | None, object_id: str) -> AwardState:
-    """The row that serialises all work for one object of one step. Caller holds a transaction.
-    In a batch, the row locked before (award_states_lock) is taken as it is now."""
-    batch = current_batch()
-    if batch is not None:
-        key = (step.pk if step else None, object_id)
-        if key not in batch.states:
-            award_states_lock(keys=[key])
-        return batch.states[key]
-    # Insert-if-missing first, so two workers meeting a new object both end up locking one row.
-    AwardState.objects.bulk_create(
-        [AwardState(step=step, object_id=object_id)], ignore_conflicts=True
-    )
-    # No select_related here: when the lock had to wait, PostgreSQL re-reads the locked row but
-    # not the joined ones, so a joined award could be stale (None while transaction_id is set).
-    # The active award is read after the lock, from the row as it is now.
-    state = AwardState.objects.select_for_update().get(step=step, object_id=object_id)
-    if state.transaction_id is not None:
-        state.transaction = Transaction.objects.select_related("player", "point_type").get(
-            pk=state.transaction_id
-        )
-    return state
-
-
-def award_states_lock(*, keys: list[tuple[int | None, str]]) -> None:
-    """Lock the award states of many (step id, object id) pairs, creating the missing ones, in
-    one sorted order (two batches wait for each other instead of deadlocking); keep them and
-    their active awards in the batch."""
-    batch = current_batch()
-    if batch is None:
-        raise RuntimeError("award_states_lock needs a booking batch")
-    keys = sorted(set(keys) - batch.states.keys(), key=lambda k: (k[0] or 0, k[1]))
-    if not keys:
-        return
-    AwardState.objects.bulk_create(
-        [AwardState(step_id=step_id, object_id=object_id) for step_id, object_id in keys],
-        ignore_conflicts=True,
-    )
-    wanted = set(keys)
-    query = Q()
-    for step_id in {k[0] for k in keys}:
-        query |= Q(step_id=step_id, object_id__in=[k[1] for k in keys if k[0] == step_id])
-    locked = AwardState.objects.select_for_update().filter(query).order_by("step_id", "object_id")
-    states = [s for s in locked if (s.step_id, s.object_id) in wanted]
-    awarded = [s.transaction_id for s in states if s.transaction_id]
-    active = {
-        t.pk: t
-        for t in Transaction.objects.filter(pk__in=awarded)
-        .select_related("player", "point_type", "series", "step")
-        .prefetch_related("tags")
-    }
-    for state in states:
-        if state.transaction_id is not None:
-            state.transaction = active[state.transaction_id]
-            batch.row_tags[state.transaction_id] = list(state.transaction.tags.all())
-        batch.states[(state.step_id, state.object_id)] = state
-
-
-def _state_save(state: AwardState) -> None:
-    batch = current_batch()
-    if batch is None:
-        state.save()
-        return
-    state.updated_at = timezone.now()
-    batch.dirty_states[state.pk] = state
 
 
 def _differs(
-    active: Transaction, desired: DesiredAward, point_time: datetime, *, time: bool
+    active: Transaction,
+    desired: DesiredAward,
+    point_time: datetime,
+    *,
+    time: bool,
+    booking: Booking,
 ) -> bool:
-    active_tags = sorted(t.name.lower() for t in tags_of(active))
+    active_tags = sorted(t.name.lower() for t in booking.tags_of(active))
     return (
         active.player_id != desired.player.pk
         or active.points != desired.points
@@ -300,22 +177,25 @@ def _differs(
 
 def award_reconcile(
     *,
-    step: IntegrationStep,
+    booking: Booking,
+    step_id: int,
+    series: ScoreSeries | None,
+    revoke: RevokePolicy,
     object_id: str,
     source_object: str,
     desired: DesiredAward | NoAward,
     version: datetime | None,
     default_time: datetime,
-    event: WebhookEvent | None,
+    event_id: int | None,
 ) -> ReconcileResult:
     """Compare what the source says with what is booked for this object; book the difference.
 
     Runs under the award state's row lock. Reconciling the same input twice books nothing the
-    second time.
+    second time. The points step (`step_id`) and the delivery (`event_id`) are provenance, kept
+    with the state and the ledger; what the step decides comes as values: its series and its
+    revoke policy.
     """
-    from integrations.models import IntegrationStep
-
-    state = award_state_lock(step=step, object_id=object_id)
+    state = booking.award_state(step_id=step_id, object_id=object_id)
     if (
         version is not None
         and state.applied_version is not None
@@ -328,25 +208,26 @@ def award_reconcile(
 
     result = ReconcileResult()
     active = state.transaction
-    revoking = step.revoke != IntegrationStep.Revoke.NEVER
+    revoking = revoke != RevokePolicy.NEVER
     first_time = state.first_point_time or default_time
 
     if isinstance(desired, NoAward):
         keep = active is not None and active.player_id == desired.keep_player_id
         if active is not None and revoking and not keep:
-            revoke = transaction_revoke(original=active, event=event)
-            result.booked.append(revoke)
+            revoked = transaction_revoke(original=active, event_id=event_id, booking=booking)
+            result.booked.append(revoked)
             state.transaction = None
             result.message = (
-                f"revoked #{active.pk} ({points_text(revoke.points)}): {desired.reason}"
+                f"revoked #{active.pk} ({points_text(revoked.points)}): {desired.reason}"
             )
         else:
             result.message = desired.reason
     else:
         point_time = desired.point_time or first_time
-        time_counts = step.revoke == IntegrationStep.Revoke.ON_CHANGE_OR_TIME
+        time_counts = revoke == RevokePolicy.ON_CHANGE_OR_TIME
         if active is not None and (
-            not revoking or not _differs(active, desired, point_time, time=time_counts)
+            not revoking
+            or not _differs(active, desired, point_time, time=time_counts, booking=booking)
         ):
             why = "" if revoking else "; revoke setting: do not revoke"
             result.message = (
@@ -356,20 +237,21 @@ def award_reconcile(
         else:
             parts = []
             if active is not None:
-                revoke = transaction_revoke(original=active, event=event)
-                result.booked.append(revoke)
-                parts.append(f"revoked #{active.pk} ({points_text(revoke.points)})")
+                revoked = transaction_revoke(original=active, event_id=event_id, booking=booking)
+                result.booked.append(revoked)
+                parts.append(f"revoked #{active.pk} ({points_text(revoked.points)})")
             award = transaction_book(
                 player=desired.player,
-                series=step.series,  # type: ignore[arg-type]  # points steps always have one
+                series=series,  # type: ignore[arg-type]  # points steps always have one
                 points=desired.points,
                 point_time=point_time,
                 point_type=desired.point_type,
                 comment=desired.comment,
-                tags=tags_get_or_create(desired.tag_names),
-                step=step,
+                tags=booking.tags(desired.tag_names),
+                step_id=step_id,
                 source_object=source_object,
-                event=event,
+                event_id=event_id,
+                booking=booking,
             )
             result.booked.append(award)
             state.transaction = award
@@ -389,7 +271,7 @@ def award_reconcile(
         and (state.applied_version is None or version > state.applied_version)
     ):
         state.applied_version = version
-    _state_save(state)
+    booking.award_state_save(state)
     return result
 
 
@@ -419,17 +301,18 @@ def score_add(
     same id again revokes the previous transaction and books the new one, and an identical
     repeat (player, series, points, point type, tags, comment, score time) books nothing. Without
     a score time a score counts from now; a repeat without one keeps the time it has."""
+    booking = Booking()
     with transaction.atomic():
-        tags = tags_get_or_create(tag_names)
+        tags = booking.tags(tag_names)
         when = point_time or timezone.now()
         if not source_score_id:
             row = transaction_book(
                 player=player, series=series, points=points, point_time=when,
-                point_type=point_type, comment=comment, tags=tags,
+                point_type=point_type, comment=comment, tags=tags, booking=booking,
             )  # fmt: skip
             return ScoreResult("booked", [row], row)
         object_id = f"api:{source_score_id}"
-        state = award_state_lock(step=None, object_id=object_id)
+        state = booking.award_state(step_id=None, object_id=object_id)
         active = state.transaction
         if active is not None and (
             active.player_id == player.pk
@@ -444,13 +327,14 @@ def score_add(
             return ScoreResult("unchanged", [], active)
         booked = []
         if active is not None:
-            booked.append(transaction_revoke(original=active))
+            booked.append(transaction_revoke(original=active, booking=booking))
         row = transaction_book(
             player=player, series=series, points=points, point_time=when,
             point_type=point_type, comment=comment, tags=tags, source_object=object_id,
+            booking=booking,
         )  # fmt: skip
         booked.append(row)
         state.transaction = row
         state.first_point_time = state.first_point_time or point_time
-        state.save()
+        booking.award_state_save(state)
         return ScoreResult("rebooked" if active else "booked", booked, row)

@@ -1,15 +1,27 @@
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django import forms
 from django.contrib.admin.views.decorators import staff_member_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
+from players.models import Player
+
+from .chart import points_chart
 from .models import ScoreSeries
-from .selectors import PERIODS, leaderboard, period_bounds
+from .selectors import (
+    PERIODS,
+    board_day_problem,
+    leaderboard,
+    period_bounds,
+    player_points_by_day,
+    player_totals,
+    player_transactions,
+)
 
 # A board is a top list: the page shows this many players, and links to all of them.
 BOARD_SIZE = 100
@@ -23,12 +35,25 @@ class RangeForm(forms.Form):
     until = forms.DateField(required=False, help_text="last day, included (custom range)")
     tag = forms.CharField(required=False, max_length=100)
 
+    def clean_since(self) -> object:
+        return _board_day(self.cleaned_data.get("since"), "since")
+
+    def clean_until(self) -> object:
+        return _board_day(self.cleaned_data.get("until"), "until")
+
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}
         since, until = data.get("since"), data.get("until")
         if since and until and since > until:
             self.add_error("until", f"until {until} is before since {since}")
         return data
+
+
+def _board_day(day: date | None, name: str) -> date | None:
+    problem = board_day_problem(name, day) if day is not None else ""
+    if problem:
+        raise forms.ValidationError(problem)
+    return day
 
 
 def _start_of(day: object) -> datetime:
@@ -80,4 +105,24 @@ def leaderboard_page(request: HttpRequest, series_id: int) -> HttpResponse:
             "all_series": ScoreSeries.objects.all(),
             "time_zone": timezone.get_current_timezone_name(),
         },
+        status=400 if form.is_bound and form.errors else 200,  # the page says which field
+    )
+
+
+HISTORY_PAGE_SIZE = 50
+
+
+@staff_member_required
+def player_profile(request: HttpRequest, player_id: int) -> HttpResponse:
+    """A player's totals, points over time and ledger history."""
+    player = get_object_or_404(Player.objects.prefetch_related("identities"), pk=player_id)
+    by_day = player_points_by_day(player=player)
+    names = dict(ScoreSeries.objects.filter(pk__in=by_day).values_list("pk", "name"))
+    chart = points_chart({names[pk]: days for pk, days in by_day.items()})
+    history = Paginator(player_transactions(player=player), HISTORY_PAGE_SIZE)
+    page = history.get_page(request.GET.get("page"))
+    return render(
+        request,
+        "players/profile.html",
+        {"player": player, "totals": player_totals(player=player), "chart": chart, "page": page},
     )

@@ -1,5 +1,6 @@
 """A local HTTP server standing in for a source's REST API in tests: recorded pages per path,
-answered in order (the last one repeats), every request remembered."""
+answered in order (the last one repeats), every request (a POST with its body) and every
+connection remembered."""
 
 from __future__ import annotations
 
@@ -25,17 +26,21 @@ class Seen:
     path: str
     query: dict[str, list[str]]
     headers: dict[str, str]
+    method: str = "GET"
+    body: str = ""
 
 
 class ApiServer:
     def __init__(self) -> None:
         self.routes: dict[str, list[Page]] = {}
         self.requests: list[Seen] = []
+        self.connections = 0  # TCP connections accepted, whether or not a request followed
         self.lock = threading.Lock()
         self.url = ""
 
     def add(self, path: str, *pages: Page) -> None:
-        """Answer GET `path` (query string ignored unless part of `path`) with these pages."""
+        """Answer GET or POST `path` (query string ignored unless part of `path`) with these
+        pages."""
         self.routes[path] = list(pages)
 
     def json(self, path: str, body: Any, status: int = 200) -> None:
@@ -61,22 +66,33 @@ def api_server() -> Iterator[ApiServer]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             parts = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length).decode() if length else ""
+            seen = Seen(parts.path, parse_qs(parts.query), dict(self.headers), self.command, body)
             with api.lock:
-                api.requests.append(Seen(parts.path, parse_qs(parts.query), dict(self.headers)))
+                api.requests.append(seen)
             page = api.answer(self.path)
-            body = json.dumps(page.body).encode()
+            answer = json.dumps(page.body).encode()
             self.send_response(page.status)
             self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Length", str(len(answer)))
             for name, value in page.headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(body)
+            self.wfile.write(answer)
+
+        do_POST = do_GET
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        def verify_request(self, request: Any, client_address: Any) -> bool:
+            with api.lock:
+                api.connections += 1
+            return True
+
+    server = Server(("127.0.0.1", 0), Handler)
     api.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -40,8 +41,28 @@ def _services_line() -> str:
     )
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    return _services_line()
+@pytest.hookimpl(tryfirst=True)  # before Hypothesis's own plugin reads --hypothesis-seed
+def pytest_configure(config: pytest.Config) -> None:
+    """Random tests draw from one seed per run, printed, so that a failure seen once can be
+    replayed (HYPOTHESIS_SEED=N). --hypothesis-seed wins, then HYPOTHESIS_SEED, else a fresh
+    one. No example database: examples saved by earlier runs would be tried first, so a run
+    would test more than its seed says (looking stronger than it is) and a replay could differ."""
+    from hypothesis import settings as hypothesis_settings
+
+    hypothesis_settings.register_profile("pointagram", database=None)
+    hypothesis_settings.load_profile("pointagram")
+    if getattr(config.option, "hypothesis_seed", None) is None:
+        seed = os.environ.get("HYPOTHESIS_SEED", "").strip() or str(secrets.randbelow(10**9))
+        config.option.hypothesis_seed = seed
+
+
+def _seed_line(config: pytest.Config) -> str:
+    seed = config.option.hypothesis_seed
+    return f"hypothesis seed {seed}: replay with HYPOTHESIS_SEED={seed} make test"
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [_services_line(), _seed_line(config)]
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -52,6 +73,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         if getattr(r, "when", "") == "call" and "services" in r.keywords
     ]
     terminalreporter.write_line(f"{_services_line()}; {len(ran)} service tests ran")
+    terminalreporter.write_line(_seed_line(config))
     if SCREENSHOTS.is_dir() and any(SCREENSHOTS.iterdir()):
         terminalreporter.write_line(f"browser test screenshots: {SCREENSHOTS}")
 
@@ -128,13 +150,13 @@ def pipedrive(db: None) -> Any:
 @pytest.fixture
 def deliver() -> Any:
     """Store a delivery as the webhook view does and process it as the worker does."""
-    from integrations import services
     from integrations.models import WebhookEvent
+    from integrations.services import apply, ingest
     from tests.pipedrive_payloads import body
 
     def deliver(integration: Any, payload: Any) -> WebhookEvent:
-        receipt = services.webhook_receive(integration=integration, body=body(payload), headers={})
-        event = services.event_process(event_id=receipt.event.pk)
+        receipt = ingest.webhook_receive(integration=integration, body=body(payload), headers={})
+        event = apply.event_process(event_id=receipt.event.pk)
         assert event is not None
         return event
 

@@ -63,3 +63,7 @@ ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]  # test client, schemat
 SECURE_SSL_REDIRECT = False
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
+# Sign-in throttling (django-axes) refuses authenticate() calls without a request, and
+# client.login() passes none; tests/test_login_throttling.py switches it on for its tests, with
+# the site's throttling settings otherwise as they are.
+AXES_ENABLED = False

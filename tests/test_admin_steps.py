@@ -70,7 +70,7 @@ def test_integration_page_links_each_step_with_a_gear_wheel(
         url = reverse("admin:integrations_integrationstep_change", args=[step.pk])
         assert f'href="{url}"' in text
     assert f"http://testserver/hooks/{pipedrive.webhook_secret}/" in text
-    assert "basic_auth_user" in text
+    assert "HTTP Auth in Pipedrive" in text  # the source's sign-in help, beside the URL
 
 
 def test_a_filter_with_two_values_is_saved_from_the_step_page(

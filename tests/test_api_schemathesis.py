@@ -11,6 +11,7 @@ import schemathesis
 from django.contrib.auth.models import Group, User
 from django.core import signals
 from django.db import close_old_connections
+from django.test import override_settings
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
@@ -18,8 +19,10 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from pointagram_site.wsgi import application
 
-# Schemathesis calls the app as host "localhost" (allowed by tests/settings.py).
-schema = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", application)
+# Schemathesis calls the app as host "localhost" (allowed by tests/settings.py). It reads the
+# schema while collecting, before any login exists, so it reads it as a site that publishes it.
+with override_settings(API_SCHEMA_PUBLIC=True):
+    schema = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", application)
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from integrations import services
 from integrations.models import Integration, IntegrationStep, WebhookEvent
+from integrations.services import apply, ingest
 from players.services import player_upsert
 from scoring.models import AwardState, Transaction
 from tests.pipedrive_payloads import body
@@ -47,7 +47,7 @@ def events_store(integration: Integration, versions: Sequence[DealVersion]) -> l
     """Store one delivery per version, committed (the webhook view's part). Returns event ids."""
     ids = []
     for version in versions:
-        receipt = services.webhook_receive(
+        receipt = ingest.webhook_receive(
             integration=integration, body=body(version.payload()), headers={}
         )
         assert not receipt.error
@@ -97,7 +97,7 @@ def process_concurrently(work: Sequence[Sequence[int]]) -> list[BaseException]:
     def worker(event_ids: Sequence[int]) -> Callable[[], None]:
         def job() -> None:
             for event_id in event_ids:
-                services.event_process(event_id=event_id)
+                apply.event_process(event_id=event_id)
 
         return job
 
@@ -287,7 +287,7 @@ def test_a_worker_that_waited_for_the_award_lock_revokes_the_award_booked_meanwh
     to_1002 = replace(won, seq=1, moment=START + timedelta(hours=1), owner=1002)
     to_1003 = replace(won, seq=2, moment=START + timedelta(hours=2), owner=1003)
     first, second, third = events_store_unqueued(pipedrive, [won, to_1002, to_1003])
-    services.event_process(event_id=first)
+    apply.event_process(event_id=first)
     errors: list[BaseException] = []
     waiter_pid: list[int] = []
 
@@ -295,7 +295,7 @@ def test_a_worker_that_waited_for_the_award_lock_revokes_the_award_booked_meanwh
         try:
             connection.ensure_connection()
             waiter_pid.append(connection.connection.info.backend_pid)
-            services.event_process(event_id=third)
+            apply.event_process(event_id=third)
         except BaseException as exc:
             errors.append(exc)
         finally:
@@ -309,7 +309,7 @@ def test_a_worker_that_waited_for_the_award_lock_revokes_the_award_booked_meanwh
         while not (waiter_pid and backend_waits_for_a_lock(waiter_pid[0])):
             assert time.monotonic() < deadline, "worker B never waited for the lock"
             time.sleep(0.01)
-        services.event_process(event_id=second)
+        apply.event_process(event_id=second)
     b.join(timeout=30)
 
     assert errors == [], errors

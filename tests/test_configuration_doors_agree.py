@@ -33,7 +33,7 @@ from rest_framework.test import APIClient
 from integrations.config_file import integration_import
 from integrations.configuration import integration_create, step_create
 from integrations.models import Integration, WebhookEvent
-from integrations.sources.registry import Source, source_for, sources
+from integrations.sources.registry import Field, Source, source_for, sources
 from players.services import player_upsert
 from scoring.models import PointType, ScoreSeries
 from tests.pipedrive_payloads import deal_v2
@@ -48,11 +48,23 @@ Problems = set[tuple[str, str]]
 # A configuration that is right, with none, one or two faults drawn from a list: most are
 # accepted as a whole (the engine then runs them), and each fault comes up often.
 
-GOOD: dict[str, str] = {"text": "s3cret-value-1", "url": "https://api.example.com",
-                        "header": "X-Shop-Signature"}  # fmt: skip
+GOOD: dict[str, str] = {"text": "s3cret-value-1", "header": "X-Shop-Signature"}
+# Credentials whose form is declared (a pattern): a value of that form.
+GOOD_BY_KEY = {"organization_id": "00D5e000000AbCdEAA", "email": "agent@example.com",
+               "subdomain": "acme"}  # fmt: skip
+
+
+def good_value(field: Field) -> str:
+    if field.key in GOOD_BY_KEY:
+        return GOOD_BY_KEY[field.key]
+    if field.kind == "url":
+        return field.placeholder  # on the source's own hosts
+    return GOOD.get(field.kind, GOOD["text"])
+
+
 BAD: dict[str, list[str]] = {
     "text": [" spaced ", "a\x01b", "short"],
-    "url": ["ftp://files.example.com", "https://h.example.com/?q=1"],
+    "url": ["ftp://files.example.com", "https://h.example.com/?q=1", "https://elsewhere.example"],
     "header": ["bad header"],
 }
 UNKNOWN = "api_tokn"  # a typo of a credential
@@ -70,7 +82,7 @@ def integration_configs(draw: st.DrawFn) -> dict[str, Any]:
     credentials: dict[str, Any] = {}
     for field in source.credentials:
         if draw(st.booleans()):
-            credentials[field.key] = GOOD.get(field.kind, GOOD["text"])
+            credentials[field.key] = good_value(field)
     config: dict[str, Any] = {"type": source.type, "credentials": credentials}
     if draw(st.booleans()):
         config["webhook_secret"] = "kept-secret-123"
@@ -412,19 +424,27 @@ def webhook_delivery(paths: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+# The types whose deliveries this test builds: Pipedrive's, and generic webhooks' (from their
+# paths). Steps of other types run on a Pipedrive integration (a step does not depend on its
+# integration's type); API-only types have no steps.
+def pipedrive_delivery(config: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {k: v for k, v in RECORD.items() if k != "id"}
+    return deal_v2(1, **fields)
+
+
+DELIVERED: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "pipedrive": pipedrive_delivery,
+    "webhook": lambda config: webhook_delivery(config.get("paths", {})),
+}
+
+
 def processed(config: dict[str, Any], deliver: Any) -> WebhookEvent | None:
-    """The configuration imported as a file, and a matching delivery processed (None: its type
-    takes no deliveries, or its records come from the source's API, as HubSpot's)."""
-    source = source_for(config["type"])
-    if source is None or source.api_only or not source.records_in_deliveries:
+    """The configuration imported as a file, and a matching delivery processed (None: this
+    test builds no deliveries of its type)."""
+    if config["type"] not in DELIVERED:
         return None
     integration, _ = integration_import(data={"name": "Door", **config})
-    if source.paths:
-        payload = webhook_delivery(config.get("paths", {}))
-    else:
-        fields: dict[str, Any] = {k: v for k, v in RECORD.items() if k != "id"}
-        payload = deal_v2(1, **fields)
-    return deliver(integration, payload)
+    return deliver(integration, DELIVERED[config["type"]](config))
 
 
 def runs(config: dict[str, Any], deliver: Any) -> None:
@@ -437,11 +457,10 @@ def runs(config: dict[str, Any], deliver: Any) -> None:
 
 
 def delivering(source: Source) -> Source:
-    """The source itself when its deliveries carry records, else one whose do (a step is the
-    same whatever the type it belongs to; API-only types have no steps)."""
-    if source.records_in_deliveries and not source.api_only:
-        return source
-    return next(s for s in sources() if s.records_in_deliveries and not s.api_only)
+    """The source itself when this test builds its deliveries, else Pipedrive."""
+    found = source_for(source.type if source.type in DELIVERED else "pipedrive")
+    assert found is not None
+    return found
 
 
 # --- the property -------------------------------------------------------------------------------

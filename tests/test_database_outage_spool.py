@@ -14,7 +14,7 @@ from django.db import connection
 from django.test import Client
 
 from integrations.models import Integration, WebhookEvent
-from integrations.services import event_process
+from integrations.services.apply import event_process
 from integrations.spool import spool_replay
 from players.services import player_upsert
 from scoring.models import Transaction

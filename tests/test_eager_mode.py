@@ -17,14 +17,14 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def eager() -> Iterator[None]:
-    from integrations import services
+    from integrations.services import wake
 
     before = app.conf.task_always_eager
     app.conf.task_always_eager = True
-    services.eager_cached = None  # read once per process: read it again
+    wake.eager_cached = None  # read once per process: read it again
     yield
     app.conf.task_always_eager = before
-    services.eager_cached = None
+    wake.eager_cached = None
 
 
 def test_without_broker_event_is_processed_before_the_answer(
@@ -47,14 +47,14 @@ def test_without_broker_event_is_processed_before_the_answer(
 def test_reprocessing_twice_is_safe(
     eager: None, pipedrive: Integration, django_capture_on_commit_callbacks
 ) -> None:
-    from integrations import services
+    from integrations.services import drain, ingest
 
     with django_capture_on_commit_callbacks(execute=True):
-        receipt = services.webhook_receive(
+        receipt = ingest.webhook_receive(
             integration=pipedrive, body=fixture_bytes("pipedrive/v2-user-create.json"), headers={}
         )
     with django_capture_on_commit_callbacks(execute=True):
-        services.events_reprocess(event_ids=[receipt.event.pk, receipt.event.pk])
+        drain.events_reprocess(event_ids=[receipt.event.pk, receipt.event.pk])
 
     event = WebhookEvent.objects.get()
     assert event.status == WebhookEvent.Status.PROCESSED

@@ -396,7 +396,7 @@ def test_file_without_steps_on_reimport_leaves_the_steps_alone(tmp_path) -> None
 
 def malformed() -> dict[str, Any]:
     data = example()
-    data["type"] = "salesforce"
+    data["type"] = "freshsales"  # a type no source registers
     data["webhook_secret"] = "short"
     data["colour"] = "red"
     won = data["steps"][1]
@@ -415,7 +415,7 @@ def malformed() -> dict[str, Any]:
 
 
 def assert_names_every_field_problem(problems: list[str]) -> None:
-    problem_naming(problems, "type", "salesforce")
+    problem_naming(problems, "type", "freshsales")
     problem_naming(problems, "webhook_secret", "short")
     problem_naming(problems, "steps", "revoke", "sometimes")
     problem_naming(problems, "steps", "operator", "like")
@@ -466,7 +466,7 @@ def test_refused_reimport_changes_nothing(tmp_path, problem) -> None:
     data["steps"][0]["player_name"] = "full_name"
     data["steps"].append({**data["steps"][1], "name": "Another", "series": "Other series"})
     broken = {
-        "bad type": lambda: data.update(type="salesforce"),
+        "bad type": lambda: data.update(type="freshsales"),
         "bad webhook_secret": lambda: data.update(webhook_secret="a b"),
         "bad revoke": lambda: data["steps"][1].update(revoke="sometimes"),
         "bad operator": lambda: data["steps"][1]["filters"][0].update(operator="like"),

@@ -46,7 +46,7 @@ def test_posted_fixture_is_processed_by_a_real_worker(
 def test_reprocess_goes_through_the_worker_again(
     celery_worker: Any, client: Client, pipedrive: Integration
 ) -> None:
-    from integrations import services
+    from integrations.services import drain
 
     event_id = client.post(
         pipedrive.webhook_path,
@@ -58,7 +58,7 @@ def test_reprocess_goes_through_the_worker_again(
         what="first processing",
     )
 
-    assert services.events_reprocess(event_ids=[event_id]) == 1
+    assert drain.events_reprocess(event_ids=[event_id]) == 1
 
     event = wait_for(
         lambda: WebhookEvent.objects.filter(

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from integrations import services
 from integrations.models import IntegrationStep
+from integrations.services import apply, drain
 from players.models import Player
 from players.services import player_upsert
 from scoring.models import PointType, ScoreSeries, Tag, Transaction
@@ -149,8 +149,8 @@ def test_unknown_player_books_nothing_until_users_import_and_reprocess(
 
     deliver(pipedrive, user_v2(42, name="Zed", email="zed@example.com"))
     with django_capture_on_commit_callbacks():
-        services.events_reprocess(event_ids=[event.pk])
-    services.event_process(event_id=event.pk)
+        drain.events_reprocess(event_ids=[event.pk])
+    apply.event_process(event_id=event.pk)
 
     booked = Transaction.objects.get()
     assert (booked.player.name, booked.points) == ("Zed", 100)

@@ -27,7 +27,8 @@ SINCE = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def pipedrive_api(api: Any) -> Integration:
+def pipedrive_api(api: Any, settings: Any) -> Integration:
+    settings.OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1"]  # the local stand-in of Pipedrive's API
     integration, _ = integration_import(
         data={"name": "Pipedrive", "type": "pipedrive",
               "credentials": {"api_token": "tok-1", "api_base_url": api.url}}

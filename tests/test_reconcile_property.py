@@ -22,9 +22,9 @@ from django.db import transaction
 from hypothesis import HealthCheck, event, example, given, note, settings
 from hypothesis import strategies as st
 
-from integrations import services
 from integrations.config_file import integration_import
 from integrations.models import Integration, IntegrationStep, WebhookEvent
+from integrations.services import apply, drain, ingest
 from players.services import player_upsert
 from scoring.models import AwardState, Transaction
 from tests.pipedrive_payloads import body, deal_v2
@@ -235,8 +235,8 @@ def pipedrive_create(*, revoke: str) -> tuple[Integration, IntegrationStep]:
 
 def deliver(integration: Integration, payload: dict[str, Any]) -> WebhookEvent:
     """Store a delivery as the webhook view does and process it as the worker does."""
-    receipt = services.webhook_receive(integration=integration, body=body(payload), headers={})
-    event = services.event_process(event_id=receipt.event.pk)
+    receipt = ingest.webhook_receive(integration=integration, body=body(payload), headers={})
+    event = apply.event_process(event_id=receipt.event.pk)
     assert event is not None
     return event
 
@@ -456,8 +456,8 @@ def test_reprocessing_an_earlier_delivery_after_an_unknown_owner_revoke_books_no
     deliver(integration, _version(1, owner=9999).payload())
     assert player_totals(step) == {}
 
-    services.events_reprocess(event_ids=[won.pk])
-    again = services.event_process(event_id=won.pk)
+    drain.events_reprocess(event_ids=[won.pk])
+    again = apply.event_process(event_id=won.pk)
 
     assert again is not None
     assert player_totals(step) == {}, again.outcome

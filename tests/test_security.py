@@ -18,7 +18,8 @@ from django.utils import timezone
 
 from integrations.config_file import integration_export
 from integrations.models import Integration, WebhookEvent
-from integrations.services import event_process, events_prune
+from integrations.services.apply import event_process
+from integrations.services.maintenance import events_prune
 from players.services import player_upsert
 from scoring.models import ScoreSeries, Transaction
 from tests.pipedrive_payloads import deal_v2
@@ -98,9 +99,9 @@ def test_raw_payloads_are_pruned_after_the_configured_days_and_the_ledger_stays(
 
 def test_an_event_that_keeps_failing_stops_after_n_attempts(pipedrive: Any, settings: Any) -> None:
     settings.EVENT_MAX_ATTEMPTS = 3
-    from integrations import services
+    from integrations.services import ingest
 
-    event = services.webhook_receive(integration=pipedrive, body=b"{}", headers={}).event
+    event = ingest.webhook_receive(integration=pipedrive, body=b"{}", headers={}).event
     WebhookEvent.objects.filter(pk=event.pk).update(attempts=3, error="will retry: HubSpot down")
 
     result = event_process(event_id=event.pk)
@@ -140,7 +141,8 @@ def admin_urls(world: dict[str, Any]) -> list[tuple[str, str]]:
 
 def staff_urls(world: dict[str, Any]) -> list[str]:
     return [reverse("players:profile", args=[world["player"].pk]), reverse("scoring:leaderboards"),
-            reverse("scoring:leaderboard", args=[world["series"].pk])]  # fmt: skip
+            reverse("scoring:leaderboard", args=[world["series"].pk]),
+            reverse("api-docs"), reverse("api-schema")]  # fmt: skip
 
 
 def test_anonymous_is_sent_to_login_everywhere(client: Client, world: dict[str, Any]) -> None:
@@ -148,6 +150,9 @@ def test_anonymous_is_sent_to_login_everywhere(client: Client, world: dict[str, 
         response = client.get(url)
         assert response.status_code == 302 and "/admin/login/" in response["Location"], url
     for url in staff_urls(world):
+        if url == reverse("api-schema"):  # an API answer, not a page
+            assert client.get(url).status_code == 401
+            continue
         assert "/admin/login/" in client.get(url)["Location"], url
     assert client.get("/api/v1/players/").status_code == 401
 
@@ -186,3 +191,27 @@ def test_forms_carry_csrf_tokens_and_posts_without_them_are_refused(world: dict[
 
     assert "csrfmiddlewaretoken" in page.content.decode()
     assert refused.status_code == 403
+
+
+def test_sign_in_records_and_locks_are_for_superusers_only(client: Client) -> None:
+    """django-axes' admin pages (failed sign-ins with addresses; deleting one unlocks it)."""
+    from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+
+    attempt = AccessAttempt.objects.create(username="root", ip_address="203.0.113.9",
+                                           user_agent="probe", failures_since_start=5)  # fmt: skip
+    urls = [reverse(f"admin:axes_{m._meta.model_name}_changelist")
+            for m in (AccessAttempt, AccessLog, AccessFailureLog)]  # fmt: skip
+    urls.append(reverse("admin:axes_accessattempt_change", args=[attempt.pk]))
+    visitor = User.objects.create_user("visitor", is_staff=True)
+    sam = User.objects.create_user("sam", is_staff=True)
+    sam.groups.add(Group.objects.get(name="scoring admin"))
+
+    for url in urls:
+        assert "/admin/login/" in client.get(url)["Location"], url
+    for user in (visitor, sam):
+        client.force_login(user)
+        for url in urls:
+            assert client.get(url).status_code == 403, (user, url)
+    client.force_login(User.objects.create_superuser("root", "r@example.com", "pw-for-tests"))
+    for url in urls:
+        assert client.get(url).status_code == 200, url

@@ -23,7 +23,7 @@ from rest_framework.test import APIClient
 
 from integrations.config_file import integration_export, integration_import
 from integrations.models import Integration, WebhookEvent
-from integrations.services import event_process
+from integrations.services.apply import event_process
 from integrations.sources import Change, DeliveryError, SyncPage
 from integrations.sources.registry import Field, Source, source_registered
 from integrations.spool import spool_replay, spool_write

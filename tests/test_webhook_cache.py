@@ -12,7 +12,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from integrations.models import Integration, WebhookEvent
-from integrations.services import integration_secret_rotate
+from integrations.services.maintenance import integration_secret_rotate
 from tests.pipedrive_payloads import body, deal_v2
 
 pytestmark = pytest.mark.django_db

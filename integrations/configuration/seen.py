@@ -3,12 +3,12 @@ a warning (a typo, or a field the source sends under another name)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 
 from django.db.models.functions import Length
 
 from integrations.models import IntegrationStep, WebhookEvent
+from integrations.services.ingest import body_parse
 
 RECENT_DELIVERIES = 200
 LARGEST_BODY = 256 * 1024  # larger deliveries are not read for this (cost)
@@ -36,8 +36,11 @@ def fields_seen(*, step: IntegrationStep) -> tuple[set[str], int] | None:
     seen: set[str] = set()
     records = 0
     for body in bodies:
+        payload, problem = body_parse(source, bytes(body))  # JSON, or the source's (SOAP)
+        if problem:
+            continue
         try:
-            changes = source.adapter.split(integration, json.loads(bytes(body)))
+            changes = source.adapter.split(integration, payload)
         except Exception:  # noqa: S112  (a delivery no one can read shows no fields)
             continue
         for change in changes:

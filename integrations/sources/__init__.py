@@ -73,13 +73,6 @@ def action_from_words(text: str) -> Action:
     return "changed"
 
 
-def adapter_for(integration_type: str) -> SourceAdapter:
-    from .registry import NoDeliveries, source_for
-
-    source = source_for(integration_type)
-    return source.adapter if source is not None else NoDeliveries()
-
-
 def default_config(integration_type: str) -> Mapping[str, Any] | None:
     """The default series and steps of a new integration of this type (DESIGN §5), in the import
     file's shape; None for types without defaults."""

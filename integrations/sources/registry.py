@@ -2,21 +2,28 @@
 
 Each source is one sub-package whose `__init__.py` defines `SOURCE = Source(...)`: its label, its
 credential fields, how a delivery proves where it comes from, its sign-in help, the credential
-pulls need, its sync client and its default steps. Adding a source is one folder plus one line
-in REGISTERED below; nothing outside `integrations/sources/` names a type (a test checks).
+pulls need, its sync client, its default steps and the hosts its API calls may reach. Adding a
+source is one folder plus one line in REGISTERED below; nothing outside `integrations/sources/`
+names a type (a test checks).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import import_module
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
+from django.conf import settings
+
 from . import SourceAdapter
+from .outbound import url_problem
+
+if TYPE_CHECKING:
+    from django.http import HttpResponse
 
 # One line per source: the package holding its SOURCE. The first is the default type.
 REGISTERED = (
@@ -24,6 +31,8 @@ REGISTERED = (
     "integrations.sources.hubspot",
     "integrations.sources.webhook",
     "integrations.sources.custom",
+    "integrations.sources.salesforce",
+    "integrations.sources.zendesk",
 )
 
 FieldKind = Literal["text", "url", "header", "path"]
@@ -54,6 +63,13 @@ class Field:
     # Required unless that field is set instead (an object type path, or a fixed source type).
     unless: str = ""
     placeholder: str = ""
+    # A "url": the hosts calls to it may reach over https (OUTBOUND_ALLOWED_HOSTS adds more).
+    # Filled from its source's outbound_hosts.
+    hosts: tuple[str, ...] = ()
+    # A regular expression the whole value must match (a value that builds a host name), and
+    # what is wrong otherwise, in words: "must be letters, digits and hyphens only".
+    pattern: str = ""
+    pattern_problem: str = ""
 
     def problem(self, value: Any) -> str:
         """What is wrong with a value an admin gave, naming the field and the value ("" = ok)."""
@@ -79,8 +95,13 @@ class Field:
                     f"{self.label}: {value!r} must be a plain base URL "
                     "(no query, fragment or login)"
                 )
+            refused = url_problem(value, self.hosts)
+            if refused:
+                return f"{self.label}: {refused}"
         if self.kind == "header" and not _HEADER.fullmatch(value):
             return f"{self.label}: {value!r} is not an HTTP header name (letters, digits, -)"
+        if self.pattern and not re.fullmatch(self.pattern, value):
+            return f"{self.label}: {shown} {self.pattern_problem or 'does not have the right form'}"
         return ""
 
 
@@ -103,9 +124,36 @@ class Source:
     sync: Any = None  # module with api_client, object_types, page (see sources/*/sync.py)
     defaults: Mapping[str, Any] | None = None  # default series and steps, as in an import file
     api_only: bool = False  # no deliveries: points come through the API
+    # The hosts its API calls may reach, over https only: "api.hubapi.com", "*.pipedrive.com"
+    # (any subdomain). OUTBOUND_ALLOWED_HOSTS adds hosts for every source (sources/outbound.py).
+    outbound_hosts: tuple[str, ...] = ()
+    # The most changes one delivery may hold, when the source documents it (HubSpot: 100);
+    # otherwise WEBHOOK_MAX_CHANGES. More is refused on arrival (413), before any work.
+    max_changes: int | None = None
+    # How a delivery's raw body becomes the payload `adapter.split` reads: (payload, "") or
+    # (None, why it is refused). None: JSON (services.ingest.body_parse, with its checks).
+    parser: Callable[[bytes], tuple[Any, str]] | None = None
+    # The HTTP answer to a delivery of this type, from the status and the JSON the default
+    # answer would carry (202 {"event_id": N}, 400/401 {"error": ...}). None: that JSON.
+    answer: Callable[[int, dict[str, Any]], HttpResponse] | None = None
     # Deliveries carry the records the steps read (HubSpot's carry ids only: records are
     # fetched from its API), so stored deliveries show which fields a record has.
     records_in_deliveries: bool = True
+
+    def __post_init__(self) -> None:
+        # A URL credential accepts the source's hosts: Field.problem alone then says it all.
+        fields = tuple(
+            replace(f, hosts=self.outbound_hosts) if f.kind == "url" and not f.hosts else f
+            for f in self.credentials
+        )
+        object.__setattr__(self, "credentials", fields)
+
+    def change_limit(self) -> tuple[int, str]:
+        """The most changes one delivery may hold, and where that limit comes from."""
+        limit = settings.WEBHOOK_MAX_CHANGES
+        if self.max_changes is not None and self.max_changes <= limit:
+            return self.max_changes, f"{self.label} sends at most {self.max_changes}"
+        return limit, "WEBHOOK_MAX_CHANGES"
 
     def credential(self, key: str) -> Field | None:
         return next((f for f in self.credentials if f.key == key), None)
@@ -121,6 +169,17 @@ class Source:
     def credentials_problems(self, values: Mapping[str, Any]) -> dict[str, str]:
         """Every problem with a whole set of credentials, by key (unknown keys included)."""
         return _problems(self.credentials, values, self, "credential")
+
+    def url_problems(self, values: Mapping[str, Any]) -> dict[str, str]:
+        """The URL credentials among these values that calls may not go to, by key."""
+        problems: dict[str, str] = {}
+        for f in self.credentials:
+            value = values.get(f.key)
+            if f.kind == "url" and value:
+                problem = f.problem(value)
+                if problem:
+                    problems[f.key] = problem
+        return problems
 
     def paths_problems(self, values: Mapping[str, Any]) -> dict[str, str]:
         """Every problem with a whole set of paths, by key (unknown keys included). A type

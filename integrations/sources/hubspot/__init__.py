@@ -33,7 +33,8 @@ SOURCE = Source(
         Field(
             "api_base_url",
             "API base URL",
-            help="Blank: https://api.hubapi.com.",
+            help="Blank: https://api.hubapi.com. Calls go over https to api.hubapi.com only "
+            "(OUTBOUND_ALLOWED_HOSTS adds hosts, e.g. a local stand-in).",
             kind="url",
             placeholder="https://api.hubapi.com",
         ),
@@ -45,5 +46,7 @@ SOURCE = Source(
     pull_credential="access_token",
     sync=sync,
     defaults=DEFAULT_CONFIG,
+    outbound_hosts=("api.hubapi.com",),
+    max_changes=100,  # HubSpot sends batches of at most 100 events
     records_in_deliveries=False,
 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -13,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from integrations.sources import Action, Change, DeliveryError
-from integrations.sources.http import api_get
+from integrations.sources.http import api_get, api_path
+from integrations.sources.outbound import source_client
 from integrations.values import id_text, time_parse
 
 if TYPE_CHECKING:
@@ -23,6 +25,9 @@ if TYPE_CHECKING:
 
 DEFAULT_API_BASE_URL = "https://api.hubapi.com"
 SIGNATURE_WINDOW_MS = 5 * 60 * 1000
+# HubSpot's object ids are numbers: anything else is not fetched (it would be put in a path).
+OBJECT_ID = re.compile(r"[0-9]{1,30}")
+MILLISECONDS = re.compile(r"[0-9]{1,15}")  # ASCII digits: str.isdigit() also takes '²'
 OBJECT_PATHS = {
     "contact": "contacts",
     "company": "companies",
@@ -48,8 +53,11 @@ def api_client(integration: Integration) -> httpx.Client:
     credentials = integration.credentials
     base_url = str(credentials.get("api_base_url") or DEFAULT_API_BASE_URL).rstrip("/")
     token = str(credentials.get("access_token") or "")
-    return httpx.Client(
-        base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=20.0
+    return source_client(
+        integration,
+        base_url=base_url,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=20.0,
     )
 
 
@@ -84,7 +92,7 @@ def object_fetch(
     client: httpx.Client, object_type: str, object_id: str, properties: list[str]
 ) -> dict[str, Any] | None:
     """The object's current properties plus its id; None when HubSpot says it is gone (404)."""
-    path = f"/crm/v3/objects/{OBJECT_PATHS[object_type]}/{object_id}"
+    path = api_path("crm", "v3", "objects", OBJECT_PATHS[object_type], object_id)
     response = api_get(client, path, params={"properties": ",".join(properties)})
     if response is None:
         return None
@@ -102,8 +110,8 @@ class Adapter:
         timestamp = request.headers.get("X-HubSpot-Request-Timestamp", "")
         if not signature or not timestamp:
             return "missing X-HubSpot-Signature-v3 or X-HubSpot-Request-Timestamp"
-        if not timestamp.isdigit():
-            return f"X-HubSpot-Request-Timestamp {timestamp!r} is not milliseconds"
+        if not MILLISECONDS.fullmatch(timestamp):
+            return f"X-HubSpot-Request-Timestamp {timestamp[:40]!r} is not milliseconds"
         if abs(time.time() * 1000 - int(timestamp)) > SIGNATURE_WINDOW_MS:
             return "X-HubSpot-Request-Timestamp is more than 5 minutes away: request expired"
         expected = signature_v3(
@@ -140,6 +148,12 @@ class Adapter:
                     changes.append(Change(
                         object_type or "unknown", object_id or "?", "changed", None, None,
                         version, key, ignored=f"unknown event type {subscription!r}",
+                    ))  # fmt: skip
+                    continue
+                if not OBJECT_ID.fullmatch(object_id):
+                    changes.append(Change(
+                        object_type, object_id[:100], "changed", None, None, version, key,
+                        ignored=f"objectId {object_id!r} is not a HubSpot object id (digits)",
                     ))  # fmt: skip
                     continue
                 record: dict[str, Any] | None = None

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from integrations.sources import Change, SourceUnavailable, SyncPage
-from integrations.sources.http import api_get
+from integrations.sources.http import api_get, api_path
 from integrations.values import as_text, id_text, time_or_none
 
 from .adapter import OBJECT_PATHS, api_client, step_properties
@@ -44,9 +44,9 @@ def page(
     if cursor:
         params["after"] = cursor
     if object_type == OWNERS:
-        path = "/crm/v3/owners"
+        path = api_path("crm", "v3", "owners")
     else:
-        path = f"/crm/v3/objects/{OBJECT_PATHS[object_type]}"
+        path = api_path("crm", "v3", "objects", OBJECT_PATHS[object_type])
         params["properties"] = ",".join(step_properties(integration, object_type))
     response = api_get(client, path, params=params)
     if response is None:

@@ -39,7 +39,9 @@ SOURCE = Source(
         Field(
             "api_base_url",
             "API base URL",
-            help="Blank: https://api.pipedrive.com. Your company domain also works.",
+            help="Blank: https://api.pipedrive.com. Your company domain "
+            "(https://yourcompany.pipedrive.com) also works; other hosts only when "
+            "OUTBOUND_ALLOWED_HOSTS names them.",
             kind="url",
             placeholder="https://api.pipedrive.com",
         ),
@@ -52,4 +54,5 @@ SOURCE = Source(
     pull_credential="api_token",
     sync=sync,
     defaults=DEFAULT_CONFIG,
+    outbound_hosts=("api.pipedrive.com", "*.pipedrive.com"),
 )

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from integrations.sources import Change, SourceUnavailable, SyncPage
-from integrations.sources.http import api_get
+from integrations.sources.http import api_get, api_path
+from integrations.sources.outbound import source_client
 from integrations.values import id_text, time_or_none
 
 if TYPE_CHECKING:
@@ -20,11 +21,11 @@ PAGE_SIZE = 500  # Pipedrive's largest page
 USERS = "user"
 # object type -> v2 list endpoint (these accept updated_since, cursor and limit)
 COLLECTIONS = {
-    "deal": "/api/v2/deals",
-    "activity": "/api/v2/activities",
-    "person": "/api/v2/persons",
-    "organization": "/api/v2/organizations",
-    "product": "/api/v2/products",
+    "deal": api_path("api", "v2", "deals"),
+    "activity": api_path("api", "v2", "activities"),
+    "person": api_path("api", "v2", "persons"),
+    "organization": api_path("api", "v2", "organizations"),
+    "product": api_path("api", "v2", "products"),
 }
 
 
@@ -34,7 +35,9 @@ def api_client(integration: Integration) -> httpx.Client:
     if not token:
         raise SourceUnavailable("the integration has no api_token: set it in its credentials")
     base_url = str(credentials.get("api_base_url") or DEFAULT_API_BASE_URL).rstrip("/")
-    return httpx.Client(base_url=base_url, headers={"x-api-token": token}, timeout=30.0)
+    return source_client(
+        integration, base_url=base_url, headers={"x-api-token": token}, timeout=30.0
+    )
 
 
 def page(
@@ -45,7 +48,7 @@ def page(
     since: datetime | None,
 ) -> SyncPage:
     if object_type == USERS:
-        response = api_get(client, "/v1/users")
+        response = api_get(client, api_path("v1", "users"))
         users = (response.json().get("data") or []) if response is not None else []
         changes = [
             Change(USERS, id_text(u.get("id")), "changed", u, None, None, None)

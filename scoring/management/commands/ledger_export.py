@@ -1,21 +1,28 @@
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from integrations.values import time_parse
 from scoring.ledger_csv import ledger_queryset, ledger_write
 
 
 def _time(name: str, value: str | None) -> datetime | None:
-    if not value:
+    """ISO 8601 (`Z` or an offset; without a zone, UTC) or epoch seconds or milliseconds, as
+    the point time columns of steps read them."""
+    if not value or not value.strip():
         return None
+    text = value.strip()
     try:
-        return time_parse(value)
-    except ValueError:
+        if re.fullmatch(r"\d+(\.\d+)?", text):
+            seconds = float(text)
+            return datetime.fromtimestamp(seconds / 1000 if seconds > 1e11 else seconds, tz=UTC)
+        moment = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1] in "Zz" else text)
+    except (OverflowError, OSError, ValueError):
         raise CommandError(f"--{name} {value!r} is not an ISO 8601 date/time") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 class Command(BaseCommand):

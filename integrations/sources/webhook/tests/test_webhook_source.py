@@ -12,7 +12,7 @@ from django.test import Client
 
 from integrations.config_file import integration_import
 from integrations.models import Integration, WebhookEvent
-from integrations.services import event_process
+from integrations.services.apply import event_process
 from players.services import player_upsert
 from scoring.models import Transaction
 
