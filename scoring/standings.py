@@ -1,0 +1,129 @@
+"""Reads of competitions: a round's standings and who wins it.
+
+Live standings are the participants' points in the round's series within [start, end) of point
+time, summed from the maintained totals (the ledger only for partial days at the edges and for
+a tag, as leaderboards read it), never by summing the whole ledger. An ended round reads the
+standings frozen when it ended.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import connection
+
+from players.models import Player
+
+from .models import Competition, Team
+from .selectors import cents, points_union
+
+
+@dataclass(frozen=True)
+class Standing:
+    participant_id: int  # a player's id, or a team's in a team vs team round
+    name: str
+    points: Decimal
+    rank: int  # ties share a rank (1, 2, 2, 4)
+    target: Decimal | None  # the participant's own target, else the round's default
+    winner: bool = False  # only in frozen standings
+
+    @property
+    def reached(self) -> bool:
+        return self.target is not None and self.points >= self.target
+
+
+def competition_standings(competition: Competition) -> list[Standing]:
+    """The round's standings now: frozen if it has ended, else live."""
+    if competition.status == Competition.Status.ENDED:
+        return [
+            Standing(
+                s.player_id or s.team_id,  # type: ignore[arg-type]
+                s.name,
+                s.points,
+                s.rank,
+                s.target,
+                s.winner,
+            )
+            for s in competition.standings.order_by("rank", "name", "id")
+        ]
+    return standings_live(competition)
+
+
+def standings_live(competition: Competition) -> list[Standing]:
+    """Every invited participant (with zero points too), or, when nobody is invited, every
+    player with points in the window (every team in team vs team), ranked by points."""
+    series_ids = sorted(s.pk for s in competition.series.all())
+    participants = list(competition.participants.all())
+    teams = competition.mode == Competition.Mode.TEAMS
+    targets = {(p.team_id if teams else p.player_id): p.target for p in participants}
+    invited = sorted(pk for pk in targets if pk is not None)
+    sums: dict[int, Decimal] = {}
+    if series_ids:
+        tag = competition.tag.name if competition.tag_id is not None else ""  # type: ignore[union-attr]
+        union, params = points_union(
+            series_ids=series_ids, since=competition.start, until=competition.end, tag=tag
+        )
+        placeholders = ", ".join(["%s"] * len(invited))
+        if teams:
+            members = connection.ops.quote_name(Team.members.through._meta.db_table)
+            where = f"WHERE m.team_id IN ({placeholders})" if invited else ""
+            sql = (
+                f"SELECT m.team_id, SUM(parts.lb_points) FROM ({union}) parts "  # noqa: S608
+                f"JOIN {members} m ON m.player_id = parts.lb_player {where} GROUP BY m.team_id"
+            )
+        else:
+            where = f"WHERE parts.lb_player IN ({placeholders})" if invited else ""
+            sql = (
+                f"SELECT parts.lb_player, SUM(parts.lb_points) FROM ({union}) parts "  # noqa: S608
+                f"{where} GROUP BY parts.lb_player"
+            )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, *invited])
+            sums = {pk: cents(points) for pk, points in cursor.fetchall()}
+    if invited:
+        ids = set(invited)
+    elif teams:
+        ids = set(Team.objects.values_list("pk", flat=True))
+    else:
+        ids = {pk for pk, points in sums.items() if points}
+    model = Team if teams else Player
+    names = dict(model.objects.filter(pk__in=ids).values_list("pk", "name"))
+    rows = sorted(
+        ((pk, names[pk], sums.get(pk, Decimal("0.00"))) for pk in ids if pk in names),
+        key=lambda row: (-row[2], row[1].lower(), row[0]),
+    )
+    ranked: list[Standing] = []
+    for index, (pk, name, points) in enumerate(rows):
+        rank = ranked[-1].rank if ranked and ranked[-1].points == points else index + 1
+        own = targets.get(pk)
+        ranked.append(
+            Standing(pk, name, points, rank, own if own is not None else competition.target)
+        )
+    return ranked
+
+
+def winners_pick(competition: Competition, standings: list[Standing]) -> list[int]:
+    """Who wins the round with these standings:
+    - together: everyone in the standings when their points add up to the shared target;
+    - A to B, or any first-to-target round: everyone who has reached their target;
+    - leaderboard and head to head by time: first place (a tie is shared), if it has points.
+    """
+    if competition.kind == Competition.Kind.TOGETHER:
+        target = competition.target
+        total = sum((s.points for s in standings), Decimal(0))
+        return [s.participant_id for s in standings] if target and total >= target else []
+    if competition.kind == Competition.Kind.A_TO_B or (
+        competition.end_type == Competition.EndType.TARGET
+    ):
+        return [s.participant_id for s in standings if s.reached]
+    return [s.participant_id for s in standings if s.rank == 1 and s.points > 0]
+
+
+def target_reached(competition: Competition, standings: list[Standing]) -> bool:
+    """Has a first-to-target round been decided: someone at their target (together: all
+    points together at the shared target)?"""
+    if competition.kind == Competition.Kind.TOGETHER:
+        total = sum((s.points for s in standings), Decimal(0))
+        return competition.target is not None and total >= competition.target
+    return any(s.reached for s in standings)
