@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,7 +22,7 @@ from players.services import player_create_with_identity
 
 from .models import PointType, ScoreSeries, Tag, Transaction
 from .selectors import PERIODS, leaderboard, period_bounds
-from .services import score_add
+from .services import score_add, transaction_cancel
 
 # --- series, tags -------------------------------------------------------------------------------
 
@@ -165,6 +166,18 @@ class TransactionViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = TransactionSerializer
     filterset_class = TransactionFilter
+
+    @extend_schema(request=None, responses={201: TransactionSerializer})
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, pk: str | None = None) -> Response:
+        """Revoke a manual row (points added by hand, to a player or a team): a new row of the
+        opposite sign. Rows booked by steps and add score are revoked by reconcile."""
+        row = self.get_object()
+        try:
+            revoke = transaction_cancel(transaction_id=row.pk)
+        except ValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from None
+        return Response(TransactionSerializer(revoke).data, status=status.HTTP_201_CREATED)
 
     def get_queryset(self) -> QuerySet[Transaction]:
         return (
