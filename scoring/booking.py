@@ -36,6 +36,7 @@ from players.services import PlayerUpsert, player_create_with_identity, player_u
 
 from .competitions import competitions_target_check
 from .models import AwardState, DailyTotal, MonthlyTotal, PointType, ScoreSeries, Tag, Transaction
+from .standings import Booked
 
 CENT = Decimal("0.01")
 
@@ -50,8 +51,9 @@ class Booking:
     savepoints = True
 
     def __init__(self) -> None:
-        # The series booked in since the last flush: their target competitions are checked then.
-        self.series_booked: set[int] = set()
+        # The rows booked since the last flush, in order: the first-to-target competitions on
+        # their series are checked then.
+        self.booked: list[Booked] = []
 
     def step_savepoint(self) -> AbstractContextManager[Any]:
         return transaction.atomic() if self.savepoints else nullcontext()
@@ -133,7 +135,7 @@ class Booking:
         for written in rows:
             if tags:
                 written.tags.set(tags)
-            self.series_booked.add(written.series_id)
+            self.booked.append(booked(written, tags))
         totals_add([(r.series_id, r.player_id, r.point_time, r.points) for r in rows])
         return row
 
@@ -146,9 +148,9 @@ class Booking:
 
     def flush(self) -> None:
         """Nothing is held back; end the target competitions the booked rows have decided."""
-        if self.series_booked:
-            competitions_target_check(series_ids=self.series_booked)
-            self.series_booked = set()
+        if self.booked:
+            booked, self.booked = self.booked, []
+            competitions_target_check(booked=booked)
 
 
 ID_BLOCK = 256
@@ -291,7 +293,7 @@ class BatchBooking(Booking):
         self.rows.append(row)
         self.row_tags[row.pk] = list(tags)
         self.totals.append((row.series_id, row.player_id, row.point_time, row.points))
-        self.series_booked.add(row.series_id)
+        self.booked.append(booked(row, tags))
 
     def derived_of(self, original: Transaction) -> Transaction | None:
         if original.pk not in self.derived:
@@ -326,6 +328,11 @@ class BatchBooking(Booking):
         )
         self.rows, self.totals, self.dirty_states = [], [], {}
         super().flush()
+
+
+def booked(row: Transaction, tags: list[Tag]) -> Booked:
+    return Booked(row.series_id, row.player_id, row.point_time, row.points,
+                  frozenset(t.pk for t in tags))  # fmt: skip
 
 
 def derived_row(row: Transaction, cancels: Transaction | None) -> Transaction | None:

@@ -13,7 +13,6 @@ not the frozen result.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -23,7 +22,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .models import Competition, CompetitionParticipant, CompetitionStanding, ScoreSeries, Tag
-from .standings import standings_live, target_reached, winners_pick
+from .standings import Booked, Standing, standings_live, target_decided, winners_pick
 
 logger = logging.getLogger(__name__)
 
@@ -156,9 +155,15 @@ def competition_status_at(competition: Competition, now: datetime) -> str:
 # --- ending ---------------------------------------------------------------------------------
 
 
-def competition_end(*, competition_id: int, now: datetime | None = None) -> bool:
+def competition_end(
+    *,
+    competition_id: int,
+    now: datetime | None = None,
+    decided: tuple[list[Standing], list[int]] | None = None,
+) -> bool:
     """End the round, once: claim it, freeze its standings and record its winners, all in one
-    transaction. False when it had ended already (another beat, or its target, was first)."""
+    transaction. False when it had ended already (another beat, or its target, was first).
+    `decided`: the standings and winners a reached target decided (else: as they are now)."""
     now = now or timezone.now()
     with transaction.atomic():
         # The claim: of two callers, the second waits for the first's commit, then matches
@@ -175,8 +180,8 @@ def competition_end(*, competition_id: int, now: datetime | None = None) -> bool
             .prefetch_related("series", "participants")
             .get(pk=competition_id)
         )
-        standings = standings_live(competition)
-        winners = set(winners_pick(competition, standings))
+        standings, winner_ids = decided or _as_now(competition)
+        winners = set(winner_ids)
         teams = competition.mode == Competition.Mode.TEAMS
         CompetitionStanding.objects.bulk_create(
             CompetitionStanding(
@@ -192,24 +197,35 @@ def competition_end(*, competition_id: int, now: datetime | None = None) -> bool
     return True
 
 
-def competitions_target_check(*, series_ids: Iterable[int]) -> list[int]:
-    """End the running first-to-target rounds on these series whose target has been reached,
-    in the caller's transaction (the booking that reached it). One query when none runs."""
+def _as_now(competition: Competition) -> tuple[list[Standing], list[int]]:
+    standings = standings_live(competition)
+    return standings, winners_pick(competition, standings)
+
+
+def competitions_target_check(*, booked: list[Booked]) -> list[int]:
+    """End the running first-to-target rounds on the series of these rows (as a booking wrote
+    them, in order) whose target has been reached, in the caller's transaction: the booking
+    that reached it. One query when none runs."""
+    if not booked:
+        return []
     candidates = list(
         Competition.objects.filter(
             status=Competition.Status.RUNNING,
             end_type=Competition.EndType.TARGET,
-            series__in=list(series_ids),
+            series__in=sorted({b.series_id for b in booked}),
         )
         .distinct()
         .select_related("tag")
         .prefetch_related("series", "participants")
     )
+    return _targets_end(candidates, booked)
+
+
+def _targets_end(candidates: list[Competition], booked: list[Booked]) -> list[int]:
     ended = []
     for competition in candidates:
-        if target_reached(competition, standings_live(competition)) and competition_end(
-            competition_id=competition.pk
-        ):
+        decided = target_decided(competition, booked)
+        if decided is not None and competition_end(competition_id=competition.pk, decided=decided):
             ended.append(competition.pk)
     return ended
 
@@ -242,11 +258,14 @@ def competitions_advance(*, now: datetime | None = None) -> Advance:
     ).update(status=Competition.Status.RUNNING)
     # A first-to-target round may have reached its target before beat started it, or through
     # rows written without the booking path (rebuilds): look at every running one.
-    running = Competition.objects.filter(
-        status=Competition.Status.RUNNING, end_type=Competition.EndType.TARGET
-    ).values_list("series", flat=True)
-    with transaction.atomic():
-        done.ended += competitions_target_check(series_ids={pk for pk in running if pk})
+    running = (
+        Competition.objects.filter(
+            status=Competition.Status.RUNNING, end_type=Competition.EndType.TARGET
+        )
+        .select_related("tag")
+        .prefetch_related("series", "participants")
+    )
+    done.ended += _targets_end(list(running), [])
     recurring = (
         Competition.objects.filter(status=Competition.Status.ENDED, next_round__isnull=True)
         .exclude(recurrence=Competition.Recurrence.ONCE)

@@ -9,7 +9,9 @@ standings frozen when it ended.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.db import connection
 
@@ -81,8 +83,18 @@ def standings_live(competition: Competition) -> list[Standing]:
         with connection.cursor() as cursor:
             cursor.execute(sql, [*params, *invited])
             sums = {pk: cents(points) for pk, points in cursor.fetchall()}
+    return _ranked(competition, sums, targets)
+
+
+def _ranked(
+    competition: Competition, sums: dict[int, Decimal], targets: dict[int | None, Decimal | None]
+) -> list[Standing]:
+    """Participants with their points, ranked: every invited one, or when nobody is invited
+    every team (team vs team) or every player with points."""
+    teams = competition.mode == Competition.Mode.TEAMS
+    invited = {pk for pk in targets if pk is not None}
     if invited:
-        ids = set(invited)
+        ids = invited
     elif teams:
         ids = set(Team.objects.values_list("pk", flat=True))
     else:
@@ -101,6 +113,67 @@ def standings_live(competition: Competition) -> list[Standing]:
             Standing(pk, name, points, rank, own if own is not None else competition.target)
         )
     return ranked
+
+
+class Booked(NamedTuple):
+    """A ledger row as a booking wrote it, for deciding who reached a target first."""
+
+    series_id: int
+    player_id: int
+    point_time: datetime
+    points: Decimal
+    tag_ids: frozenset[int]
+
+
+def target_decided(
+    competition: Competition, booked: list[Booked]
+) -> tuple[list[Standing], list[int]] | None:
+    """If the first-to-target round has been decided: its standings at the row that decided it
+    and its winners; else None.
+
+    A booking checks after many rows (a drained batch, a pulled page): stepping back over those
+    of its rows that count here and adding them again one by one, in the order they were
+    booked, finds the row that reached the target first, so a batch ends the round as the same
+    events one at a time would have. Rows from before the booking (a round beat has just
+    started) decide together."""
+    standings = standings_live(competition)
+    if not target_reached(competition, standings):
+        return None
+    series_ids = {s.pk for s in competition.series.all()}
+    counted = [
+        b for b in booked
+        if b.series_id in series_ids and competition.start <= b.point_time < competition.end
+        and (competition.tag_id is None or competition.tag_id in b.tag_ids)
+    ]  # fmt: skip
+    teams = competition.mode == Competition.Mode.TEAMS
+    targets: dict[int | None, Decimal | None] = {
+        (p.team_id if teams else p.player_id): p.target for p in competition.participants.all()
+    }
+    invited = {pk for pk in targets if pk is not None}
+    owners: dict[int, list[int]] = {}  # player id -> the participants their points count for
+    if teams:
+        through = Team.members.through.objects.filter(player_id__in={b.player_id for b in counted})
+        for player_id, team_id in through.values_list("player_id", "team_id"):
+            if not invited or team_id in invited:
+                owners.setdefault(player_id, []).append(team_id)
+    else:
+        owners = {b.player_id: [b.player_id] for b in counted
+                  if not invited or b.player_id in invited}  # fmt: skip
+    sums = {s.participant_id: s.points for s in standings}
+    for b in counted:
+        for pk in owners.get(b.player_id, []):
+            sums[pk] = sums.get(pk, Decimal(0)) - b.points
+    at_start = _ranked(competition, sums, targets)
+    if target_reached(competition, at_start):
+        return standings, winners_pick(competition, standings)
+    for b in counted:
+        for pk in owners.get(b.player_id, []):
+            sums[pk] += b.points
+        if b.points > 0 and owners.get(b.player_id):
+            now = _ranked(competition, sums, targets)
+            if target_reached(competition, now):
+                return now, winners_pick(competition, now)
+    return standings, winners_pick(competition, standings)
 
 
 def winners_pick(competition: Competition, standings: list[Standing]) -> list[int]:
