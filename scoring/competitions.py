@@ -281,15 +281,20 @@ def competitions_advance(*, now: datetime | None = None) -> Advance:
 def competition_next_round(*, competition: Competition) -> Competition | None:
     """The round after this one: the same competition, its window moved on by one recurrence
     period, with the same series and participants. None when another beat made it first."""
-    step = {
+    months, days = {
         Competition.Recurrence.WEEK: (0, 7),
         Competition.Recurrence.MONTH: (1, 0),
         Competition.Recurrence.YEAR: (12, 0),
     }[Competition.Recurrence(competition.recurrence)]
+    # Counted from the first round, so that a round from the 31st stays on the last day of
+    # each shorter month instead of drifting to the 28th.
+    first, rounds = competition, 1
+    while first.previous_round_id is not None:
+        first, rounds = Competition.objects.get(pk=first.previous_round_id), rounds + 1
     following = Competition(
         name=competition.name, kind=competition.kind, mode=competition.mode,
-        tag_id=competition.tag_id, start=_shift(competition.start, *step),
-        end=_shift(competition.end, *step), end_type=competition.end_type,
+        tag_id=competition.tag_id, start=_shift(first.start, months * rounds, days * rounds),
+        end=_shift(first.end, months * rounds, days * rounds), end_type=competition.end_type,
         target=competition.target, recurrence=competition.recurrence,
         previous_round=competition,
     )  # fmt: skip
