@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from decimal import Decimal
 
 from django import forms
 from django.contrib.admin.views.decorators import staff_member_required
@@ -12,7 +13,7 @@ from django.utils import timezone
 from players.models import Player
 
 from .chart import points_chart
-from .models import ScoreSeries
+from .models import Competition, ScoreSeries
 from .selectors import (
     PERIODS,
     leaderboard,
@@ -21,6 +22,7 @@ from .selectors import (
     player_totals,
     player_transactions,
 )
+from .standings import competition_standings
 
 # A board is a top list: the page shows this many players, and links to all of them.
 BOARD_SIZE = 100
@@ -110,4 +112,34 @@ def player_profile(request: HttpRequest, player_id: int) -> HttpResponse:
         request,
         "players/profile.html",
         {"player": player, "totals": player_totals(player=player), "chart": chart, "page": page},
+    )
+
+
+@staff_member_required
+def competition_index(request: HttpRequest) -> HttpResponse:
+    rounds = Competition.objects.prefetch_related("series").order_by("status", "-start", "id")
+    return render(request, "scoring/competition_index.html", {"rounds": rounds[:200]})
+
+
+@staff_member_required
+def competition_page(request: HttpRequest, competition_id: int) -> HttpResponse:
+    """A round's standings: live while it runs, frozen with its winners once it has ended."""
+    competition = get_object_or_404(
+        Competition.objects.select_related("tag", "previous_round").prefetch_related(
+            "series", "participants"
+        ),
+        pk=competition_id,
+    )
+    standings = competition_standings(competition)
+    total = sum((s.points for s in standings), Decimal(0))
+    return render(
+        request,
+        "scoring/competition.html",
+        {
+            "competition": competition,
+            "standings": standings,
+            "total": total,
+            "next_round": Competition.objects.filter(previous_round=competition).first(),
+            "time_zone": timezone.get_current_timezone_name(),
+        },
     )
