@@ -40,6 +40,7 @@ class ScoreSeries(models.Model):
         max_digits=14,
         decimal_places=6,
         default=1,
+        db_default=1,  # rows written by SQL (bulk loads, the bench) are unlinked with factor 1
         help_text="Points in the master = points here x factor, rounded half-up to 2 places "
         "(e.g. Calls x 10, Deals x 0.01). A new factor applies to new points only; "
         "manage.py master_rebuild applies it to the past.",

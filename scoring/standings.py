@@ -21,7 +21,7 @@ from .models import Competition, Team
 from .selectors import cents, points_union
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Standing:
     participant_id: int  # a player's id, or a team's in a team vs team round
     name: str
@@ -60,30 +60,47 @@ def standings_live(competition: Competition) -> list[Standing]:
     teams = competition.mode == Competition.Mode.TEAMS
     targets = {(p.team_id if teams else p.player_id): p.target for p in participants}
     invited = sorted(pk for pk in targets if pk is not None)
-    sums: dict[int, Decimal] = {}
-    if series_ids:
-        tag = competition.tag.name if competition.tag_id is not None else ""  # type: ignore[union-attr]
-        union, params = points_union(
-            series_ids=series_ids, since=competition.start, until=competition.end, tag=tag
+    if not series_ids:
+        return _ranked(competition, {}, targets)
+    tag = competition.tag.name if competition.tag_id is not None else ""  # type: ignore[union-attr]
+    union, params = points_union(
+        series_ids=series_ids, since=competition.start, until=competition.end, tag=tag
+    )
+    placeholders = ", ".join(["%s"] * len(invited))
+    # Summed, named and ordered by the database, as leaderboards are: for a round open to
+    # everyone that is the whole board (thousands of players), with no second query.
+    if teams:
+        members = connection.ops.quote_name(Team.members.through._meta.db_table)
+        team = connection.ops.quote_name(Team._meta.db_table)
+        where = f"WHERE m.team_id IN ({placeholders})" if invited else ""
+        sql = (
+            f"SELECT m.team_id, t.name, SUM(parts.lb_points) AS total "  # noqa: S608
+            f"FROM ({union}) parts JOIN {members} m ON m.player_id = parts.lb_player "
+            f"JOIN {team} t ON t.id = m.team_id {where} GROUP BY m.team_id, t.name "
         )
-        placeholders = ", ".join(["%s"] * len(invited))
-        if teams:
-            members = connection.ops.quote_name(Team.members.through._meta.db_table)
-            where = f"WHERE m.team_id IN ({placeholders})" if invited else ""
-            sql = (
-                f"SELECT m.team_id, SUM(parts.lb_points) FROM ({union}) parts "  # noqa: S608
-                f"JOIN {members} m ON m.player_id = parts.lb_player {where} GROUP BY m.team_id"
-            )
-        else:
-            where = f"WHERE parts.lb_player IN ({placeholders})" if invited else ""
-            sql = (
-                f"SELECT parts.lb_player, SUM(parts.lb_points) FROM ({union}) parts "  # noqa: S608
-                f"{where} GROUP BY parts.lb_player"
-            )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [*params, *invited])
-            sums = {pk: cents(points) for pk, points in cursor.fetchall()}
-    return _ranked(competition, sums, targets)
+    else:
+        player = connection.ops.quote_name(Player._meta.db_table)
+        where = f"WHERE parts.lb_player IN ({placeholders})" if invited else ""
+        sql = (
+            f"SELECT parts.lb_player, p.name, SUM(parts.lb_points) AS total "  # noqa: S608
+            f"FROM ({union}) parts JOIN {player} p ON p.id = parts.lb_player {where} "
+            f"GROUP BY parts.lb_player, p.name "
+        )
+    sql += "HAVING SUM(parts.lb_points) <> 0 ORDER BY total DESC, 2, 1"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *invited])
+        rows = cursor.fetchall()
+    if invited or teams:  # those without points stand too, with zero
+        return _ranked(competition, {pk: cents(points) for pk, _, points in rows}, targets)
+    default = competition.target
+    ranked: list[Standing] = []
+    previous: Standing | None = None
+    for index, (pk, name, points) in enumerate(rows):
+        total = cents(points)
+        rank = previous.rank if previous is not None and previous.points == total else index + 1
+        previous = Standing(pk, name, total, rank, default)
+        ranked.append(previous)
+    return ranked
 
 
 def _ranked(
