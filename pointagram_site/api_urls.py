@@ -48,6 +48,11 @@ def api_urls() -> list[Any]:
             scoring_api.LeaderboardView.as_view(),
             name="api-leaderboard",
         ),
+        path(
+            "leaderboards/<int:series_id>/teams/",
+            scoring_api.TeamBoardView.as_view(),
+            name="api-team-leaderboard",
+        ),
         path("scores/", scoring_api.ScoreView.as_view(), name="api-scores"),
         path("", include(router.urls)),
     ]

@@ -21,7 +21,7 @@ from players.models import Player, PlayerIdentity
 from players.services import player_create_with_identity
 
 from .models import PointType, ScoreSeries, Tag, Transaction
-from .selectors import PERIODS, leaderboard, period_bounds
+from .selectors import PERIODS, leaderboard, period_bounds, team_leaderboard
 from .services import score_add, transaction_cancel
 
 # --- series, tags -------------------------------------------------------------------------------
@@ -245,6 +245,47 @@ class LeaderboardView(APIView):
         body["results"] = [{"rank": r.rank, "player_id": r.player_id, "name": r.name,
                             "points": f"{r.points:.2f}"} for r in rows]  # fmt: skip
         return Response(body)
+
+
+class TeamBoardRowSerializer(serializers.Serializer):
+    rank = serializers.IntegerField()
+    team_id = serializers.IntegerField()
+    name = serializers.CharField()
+    points = serializers.DecimalField(max_digits=14, decimal_places=2)
+
+
+class TeamBoardSerializer(serializers.Serializer):
+    series = serializers.IntegerField()
+    since = serializers.DateTimeField(allow_null=True)
+    until = serializers.DateTimeField(allow_null=True)
+    tag = serializers.CharField()
+    results = TeamBoardRowSerializer(many=True)
+
+
+class TeamBoardView(APIView):
+    """Teams by the sum of their members' points in a series for a period: the same periods,
+    range and tag as the player board."""
+
+    @extend_schema(parameters=[LeaderboardQuery], responses=TeamBoardSerializer)
+    def get(self, request: Request, series_id: int) -> Response:
+        series = ScoreSeries.objects.filter(pk=series_id).first()
+        if series is None:
+            raise NotFound(f"no score series #{series_id}")
+        query = LeaderboardQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        since, until = period_bounds(data["period"])
+        if data.get("since") or data.get("until"):
+            since, until = data.get("since"), data.get("until")
+        rows = team_leaderboard(
+            series=series, since=since, until=until, tag=data["tag"], limit=data.get("limit")
+        )
+        return Response(
+            TeamBoardSerializer(
+                {"series": series.pk, "since": since, "until": until, "tag": data["tag"],
+                 "results": rows}
+            ).data
+        )  # fmt: skip
 
 
 # --- add score ----------------------------------------------------------------------------------

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django import forms
 from django.contrib.admin.views.decorators import staff_member_required
@@ -21,6 +22,7 @@ from .selectors import (
     player_points_by_day,
     player_totals,
     player_transactions,
+    team_leaderboard,
 )
 from .standings import competition_standings
 
@@ -57,9 +59,10 @@ def leaderboard_index(request: HttpRequest) -> HttpResponse:
 def leaderboard_page(request: HttpRequest, series_id: int) -> HttpResponse:
     series = get_object_or_404(ScoreSeries, pk=series_id)
     form = RangeForm(request.GET or None)
-    rows = []
+    rows: list[Any] = []
     label = ""
     show_all_url = ""
+    teams = request.GET.get("board") == "teams"  # the teams' board: members' points summed
     if not request.GET or form.is_valid():
         data = form.cleaned_data if request.GET else {}
         period = data.get("period") or "month"
@@ -72,8 +75,9 @@ def leaderboard_page(request: HttpRequest, series_id: int) -> HttpResponse:
             label = {"today": "today", "week": "this week", "month": "this month",
                      "year": "this year", "all": "all time"}[period]  # fmt: skip
         everyone = request.GET.get("all") == "1"
-        rows = leaderboard(series=series, since=since, until=until, tag=data.get("tag") or "",
-                           limit=None if everyone else BOARD_SIZE + 1)  # fmt: skip
+        board = team_leaderboard if teams else leaderboard
+        rows = board(series=series, since=since, until=until, tag=data.get("tag") or "",
+                     limit=None if everyone else BOARD_SIZE + 1)  # fmt: skip
         if len(rows) > BOARD_SIZE and not everyone:  # one row more than shown: there are more
             rows = rows[:BOARD_SIZE]
             show_all = request.GET.copy()
@@ -92,6 +96,7 @@ def leaderboard_page(request: HttpRequest, series_id: int) -> HttpResponse:
             "periods": PERIODS,
             "all_series": ScoreSeries.objects.all(),
             "time_zone": timezone.get_current_timezone_name(),
+            "teams": teams,
         },
     )
 

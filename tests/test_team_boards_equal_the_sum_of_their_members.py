@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -117,3 +118,24 @@ def test_only_manual_rows_are_revoked_by_hand() -> None:
 
     with pytest.raises(ValidationError, match="only manual rows are revoked by hand"):
         transaction_cancel(transaction_id=award.pk)
+
+
+def test_the_team_board_is_served_by_the_api_and_the_staff_page(admin_client: Any) -> None:
+    ann, bob = (
+        player_upsert(external_id=f"p:{n}", name=n, email="").player for n in ("Ann", "Bob")
+    )
+    deals = ScoreSeries.objects.create(name="Deals")
+    Team.objects.create(name="North").members.set([ann, bob])
+    Team.objects.create(name="South").members.set([bob])
+    transaction_book(player=ann, series=deals, points=Decimal(4), point_time=START)
+    transaction_book(player=bob, series=deals, points=Decimal(3), point_time=START)
+
+    api = admin_client.get(f"/api/v1/leaderboards/{deals.pk}/teams/?period=all").json()
+    page = admin_client.get(f"/leaderboards/{deals.pk}/?board=teams&period=all").content.decode()
+    missing = admin_client.get("/api/v1/leaderboards/999999/teams/")
+
+    assert [(r["rank"], r["name"], r["points"]) for r in api["results"]] == [
+        (1, "North", "7.00"), (2, "South", "3.00")
+    ]  # fmt: skip
+    assert '<td>North</td><td class="num">7.00</td>' in page
+    assert missing.status_code == 404
