@@ -46,6 +46,10 @@ SCORING_ADMIN = Role(
             "awardstate": ("view",),
             "dailytotal": ("view",),
             "monthlytotal": ("view",),
+            "team": ("add", "change", "delete", "view"),
+            "competition": ("add", "change", "delete", "view"),
+            "competitionparticipant": ("add", "change", "delete", "view"),
+            "competitionstanding": ("view",),
         },
         "players": {
             "player": ("add", "change", "view"),
@@ -69,9 +73,25 @@ def role_apply(apps: Any, role: Role) -> None:
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     group, _ = Group.objects.get_or_create(name=role.group)
-    wanted = role.codenames()
+    # Of a model the migrations have not made yet (an earlier migration applying the role as
+    # declared now), nothing: the migration that adds the model applies the role again.
+    wanted = [
+        (app_label, codename)
+        for app_label, codename in role.codenames()
+        if _model_exists(apps, app_label, codename, role)
+    ]
     found = [
         Permission.objects.get(content_type__app_label=app_label, codename=codename)
         for app_label, codename in wanted
     ]
     group.permissions.set(found)
+
+
+def _model_exists(apps: Any, app_label: str, codename: str, role: Role) -> bool:
+    for model, actions in role.permissions[app_label].items():
+        if model and codename in {f"{action}_{model}" for action in actions}:
+            try:
+                apps.get_model(app_label, model)
+            except LookupError:
+                return False
+    return True

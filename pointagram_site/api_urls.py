@@ -28,12 +28,15 @@ def api_urls() -> list[Any]:
     from integrations import api as integrations_api
     from players import api as players_api
     from scoring import api as scoring_api
+    from scoring import api_competitions
 
     router = DefaultRouter()
     router.register("players", players_api.PlayerViewSet, basename="player")
     router.register("series", scoring_api.ScoreSeriesViewSet, basename="series")
     router.register("tags", scoring_api.TagViewSet, basename="tag")
     router.register("transactions", scoring_api.TransactionViewSet, basename="transaction")
+    router.register("teams", api_competitions.TeamViewSet, basename="team")
+    router.register("competitions", api_competitions.CompetitionViewSet, basename="competition")
     router.register("integrations", integrations_api.IntegrationViewSet, basename="integration")
     router.register("steps", integrations_api.StepViewSet, basename="step")
     router.register("filters", integrations_api.FilterViewSet, basename="filter")
@@ -44,6 +47,11 @@ def api_urls() -> list[Any]:
             "leaderboards/<int:series_id>/",
             scoring_api.LeaderboardView.as_view(),
             name="api-leaderboard",
+        ),
+        path(
+            "leaderboards/<int:series_id>/teams/",
+            scoring_api.TeamBoardView.as_view(),
+            name="api-team-leaderboard",
         ),
         path("scores/", scoring_api.ScoreView.as_view(), name="api-scores"),
         path("", include(router.urls)),

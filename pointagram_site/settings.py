@@ -300,7 +300,13 @@ SYNC_EVERY_MINUTES = env_int("SYNC_EVERY_MINUTES", 60)
 EVENTS_SWEEP_SECONDS = env_int("EVENTS_SWEEP_SECONDS", 60)
 SWEEP_AFTER_SECONDS = env_int("SWEEP_AFTER_SECONDS", 60)
 SPOOL_REPLAY_SECONDS = env_int("SPOOL_REPLAY_SECONDS", 30)
+# Competition rounds start, end (standings frozen, winners recorded) and recur this often.
+COMPETITIONS_BEAT_SECONDS = env_int("COMPETITIONS_BEAT_SECONDS", 60)
 CELERY_BEAT_SCHEDULE = {
+    "competitions-advance": {
+        "task": "scoring.competitions_advance",
+        "schedule": float(COMPETITIONS_BEAT_SECONDS),
+    },
     "events-sweep": {"task": "integrations.events_sweep", "schedule": float(EVENTS_SWEEP_SECONDS)},
     "events-prune": {"task": "integrations.events_prune", "schedule": 3600.0},
     "spool-replay": {"task": "integrations.spool_replay", "schedule": float(SPOOL_REPLAY_SECONDS)},

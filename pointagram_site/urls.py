@@ -5,7 +5,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from players import urls as players_urls
-from scoring.views import player_profile
+from scoring.views import competition_index, competition_page, player_profile
 
 from .api_urls import api_urls
 
@@ -15,6 +15,11 @@ players_patterns = [
     *players_urls.urlpatterns,
 ]
 
+competitions_patterns = [
+    path("", competition_index, name="index"),
+    path("<int:competition_id>/", competition_page, name="competition"),
+]
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/leaderboards/", permanent=False)),
     path("admin/", admin.site.urls),
@@ -22,4 +27,5 @@ urlpatterns = [
     path("hooks/", include("integrations.urls")),
     path("players/", include((players_patterns, players_urls.app_name))),
     path("leaderboards/", include("scoring.urls")),
+    path("competitions/", include((competitions_patterns, "competitions"))),
 ]

@@ -3,8 +3,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import QuerySet, Sum
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
@@ -16,7 +18,9 @@ from players.admin import PlayerAdmin
 from players.models import Player
 
 from .ledger_csv import ledger_related, ledger_write
+from .masters import master_rebuild, series_master_problems, series_master_set
 from .models import AwardState, DailyTotal, MonthlyTotal, PointType, ScoreSeries, Tag, Transaction
+from .services import transaction_cancel
 
 
 class CappedCountPaginator(Paginator):
@@ -42,14 +46,56 @@ class PointTypeInline(admin.TabularInline):
     extra = 1
 
 
+class ScoreSeriesForm(forms.ModelForm):
+    class Meta:
+        model = ScoreSeries
+        fields = ("name", "master", "master_factor")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        problems = series_master_problems(
+            series=self.instance, master=data.get("master"), factor=data.get("master_factor")
+        )
+        for name, message in problems.items():
+            self.add_error(name, message)
+        return data
+
+
 @admin.register(ScoreSeries)
 class ScoreSeriesAdmin(admin.ModelAdmin):
-    list_display = ("name", "point_type_names")
+    form = ScoreSeriesForm
+    list_display = ("name", "point_type_names", "master_link")
+    list_select_related = ("master",)
     search_fields = ("name",)
     inlines = (PointTypeInline,)
+    actions = ("rebuild_masters",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ScoreSeries]:
         return super().get_queryset(request).prefetch_related("point_types")
+
+    def save_model(self, request: HttpRequest, obj: ScoreSeries, form: Any, change: bool) -> None:
+        master, factor = obj.master, obj.master_factor
+        super().save_model(request, obj, form, change)
+        if {"master", "master_factor"} & set(form.changed_data):  # checked again, under lock
+            series_master_set(series=obj, master=master, factor=factor)
+
+    @admin.display(description="master series")
+    def master_link(self, obj: ScoreSeries) -> str:
+        if obj.master is None:
+            return "—"
+        return format_html("{} x {}", admin_link(obj.master), obj.master_factor.normalize())
+
+    @admin.action(description="Rebuild selected master series from their links")
+    def rebuild_masters(self, request: HttpRequest, queryset: QuerySet[ScoreSeries]) -> None:
+        for master in queryset:
+            try:
+                done = master_rebuild(master=master)
+            except ValidationError as exc:
+                self.message_user(request, "; ".join(exc.messages), messages.ERROR)
+                continue
+            self.message_user(
+                request, f"{master.name}: {done.revoked} derived rows revoked, {done.booked} booked"
+            )
 
     @admin.display(description="point types")
     def point_type_names(self, obj: ScoreSeries) -> str:
@@ -142,12 +188,31 @@ class TransactionAdmin(ReadOnlyAdmin):
     show_full_result_count = False
     fields = ("id", "kind", "player_link", "series", "points", "point_type", "tag_names",
               "comment", "point_time", "created_at", "revokes_link", "revoked_by_link",
-              "step_link", "event_link", "source_object")  # fmt: skip
+              "derived_from_link", "step_link", "event_link", "source_object")  # fmt: skip
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Transaction]:
         # The event column is a link by id: one delivery's body or outcome can be megabytes.
         return super().get_queryset(request).defer(*EVENT_LARGE_FIELDS)
+
+    actions = ("revoke_manual_rows",)
+
+    def has_scoring_admin_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("scoring.scoring_admin")
+
+    @admin.action(
+        description="Revoke selected manual rows (points added by hand)",
+        permissions=["scoring_admin"],
+    )
+    def revoke_manual_rows(self, request: HttpRequest, queryset: QuerySet[Transaction]) -> None:
+        done = 0
+        for row_id in queryset.values_list("pk", flat=True):
+            try:
+                transaction_cancel(transaction_id=row_id)
+                done += 1
+            except ValidationError as exc:
+                self.message_user(request, "; ".join(exc.messages), messages.WARNING)
+        self.message_user(request, f"{done} row(s) revoked")
 
     def get_urls(self) -> list[Any]:
         export = self.admin_site.admin_view(self.export_view)
@@ -185,6 +250,13 @@ class TransactionAdmin(ReadOnlyAdmin):
     def revoked_by_link(self, obj: Transaction) -> str:
         revoke = Transaction.objects.filter(revokes=obj).first()
         return admin_link(revoke, f"#{revoke.pk}") if revoke else ""
+
+    @admin.display(description="derived from")
+    def derived_from_link(self, obj: Transaction) -> str:
+        """A master series' row: the row of the linked series it stands for."""
+        if not obj.derived_from_id:
+            return ""
+        return admin_link(obj.derived_from, f"#{obj.derived_from_id}")
 
     @admin.display(description="step")
     def step_link(self, obj: Transaction) -> str:
@@ -257,3 +329,7 @@ class PlayerPointsAdmin(PlayerAdmin):
             '{}: {} (<a href="{}?player={}&series__id__exact={}">transactions</a>)',
             ((r["series__name"], r["total"], ledger, obj.pk, r["series_id"]) for r in rows),
         ) or format_html("no points yet")
+
+
+# Teams and competitions have their own module; importing it registers them.
+from . import admin_competitions  # noqa: E402, F401

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,8 +21,8 @@ from players.models import Player, PlayerIdentity
 from players.services import player_create_with_identity
 
 from .models import PointType, ScoreSeries, Tag, Transaction
-from .selectors import PERIODS, board_time_problem, leaderboard, period_bounds
-from .services import score_add
+from .selectors import PERIODS, board_time_problem, leaderboard, period_bounds, team_leaderboard
+from .services import score_add, transaction_cancel
 
 # --- series, tags -------------------------------------------------------------------------------
 
@@ -166,6 +167,18 @@ class TransactionViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = TransactionSerializer
     filterset_class = TransactionFilter
 
+    @extend_schema(request=None, responses={201: TransactionSerializer})
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, pk: str | None = None) -> Response:
+        """Revoke a manual row (points added by hand, to a player or a team): a new row of the
+        opposite sign. Rows booked by steps and add score are revoked by reconcile."""
+        row = self.get_object()
+        try:
+            revoke = transaction_cancel(transaction_id=row.pk)
+        except ValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from None
+        return Response(TransactionSerializer(revoke).data, status=status.HTTP_201_CREATED)
+
     def get_queryset(self) -> QuerySet[Transaction]:
         return (
             Transaction.objects.select_related("player", "series", "point_type")
@@ -245,6 +258,47 @@ class LeaderboardView(APIView):
         body["results"] = [{"rank": r.rank, "player_id": r.player_id, "name": r.name,
                             "points": f"{r.points:.2f}"} for r in rows]  # fmt: skip
         return Response(body)
+
+
+class TeamBoardRowSerializer(serializers.Serializer):
+    rank = serializers.IntegerField()
+    team_id = serializers.IntegerField()
+    name = serializers.CharField()
+    points = serializers.DecimalField(max_digits=14, decimal_places=2)
+
+
+class TeamBoardSerializer(serializers.Serializer):
+    series = serializers.IntegerField()
+    since = serializers.DateTimeField(allow_null=True)
+    until = serializers.DateTimeField(allow_null=True)
+    tag = serializers.CharField()
+    results = TeamBoardRowSerializer(many=True)
+
+
+class TeamBoardView(APIView):
+    """Teams by the sum of their members' points in a series for a period: the same periods,
+    range and tag as the player board."""
+
+    @extend_schema(parameters=[LeaderboardQuery], responses=TeamBoardSerializer)
+    def get(self, request: Request, series_id: int) -> Response:
+        series = ScoreSeries.objects.filter(pk=series_id).first()
+        if series is None:
+            raise NotFound(f"no score series #{series_id}")
+        query = LeaderboardQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        since, until = period_bounds(data["period"])
+        if data.get("since") or data.get("until"):
+            since, until = data.get("since"), data.get("until")
+        rows = team_leaderboard(
+            series=series, since=since, until=until, tag=data["tag"], limit=data.get("limit")
+        )
+        return Response(
+            TeamBoardSerializer(
+                {"series": series.pk, "since": since, "until": until, "tag": data["tag"],
+                 "results": rows}
+            ).data
+        )  # fmt: skip
 
 
 # --- add score ----------------------------------------------------------------------------------

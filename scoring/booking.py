@@ -12,13 +12,19 @@ outcomes and revokes) before it is written. PostgreSQL only (the sequence, UPDAT
 
 Neither decides anything: the same services make the same decisions through either, so a batch
 books exactly what one event at a time would.
+
+Both book, with every ledger row of a series linked to a master series, its derived row in the
+master (points x factor, rounded half-up to 2 places; the derived row of a revoke cancels the
+derived row of what it revokes), and both, when they flush, end the first-to-target
+competitions that the series they booked in have brought to their target: one query when none
+is running.
 """
 
 from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -28,7 +34,11 @@ from django.utils import timezone
 from players.models import Player, PlayerIdentity
 from players.services import PlayerUpsert, player_create_with_identity, player_upsert
 
+from .competitions import competitions_target_check
 from .models import AwardState, DailyTotal, MonthlyTotal, PointType, ScoreSeries, Tag, Transaction
+from .standings import Booked
+
+CENT = Decimal("0.01")
 
 # A key of an award state: (points step id, or None for API scores; source object id).
 StateKey = tuple[int | None, str]
@@ -39,6 +49,11 @@ class Booking:
 
     # A step that fails after it wrote something is undone alone, and the others go on.
     savepoints = True
+
+    def __init__(self) -> None:
+        # The rows booked since the last flush, in order: the first-to-target competitions on
+        # their series are checked then.
+        self.booked: list[Booked] = []
 
     def step_savepoint(self) -> AbstractContextManager[Any]:
         return transaction.atomic() if self.savepoints else nullcontext()
@@ -109,15 +124,33 @@ class Booking:
     # --- the ledger ----------------------------------------------------------------------------
 
     def ledger_add(self, row: Transaction, tags: list[Tag]) -> Transaction:
-        """Write a new ledger row with its tags, and add it to the totals."""
+        """Write a new ledger row with its tags, and its derived row in the master series if its
+        series has one, and add them to the totals."""
+        rows = [row]
         row.save(force_insert=True)
-        if tags:
-            row.tags.set(tags)
-        totals_add([(row.series_id, row.player_id, row.point_time, row.points)])
+        derived = derived_row(row, self.derived_of(row.revokes) if row.revokes else None)
+        if derived is not None:
+            derived.save(force_insert=True)
+            rows.append(derived)
+        for written in rows:
+            if tags:
+                written.tags.set(tags)
+            self.booked.append(booked(written, tags))
+        totals_add([(r.series_id, r.player_id, r.point_time, r.points) for r in rows])
         return row
 
+    def derived_of(self, original: Transaction) -> Transaction | None:
+        """The derived row that stands for `original` in its master series now (none when its
+        series has no master, or had none when it was booked)."""
+        if original.series.master_id is None:
+            return None
+        return derived_active(original.pk).first()
+
     def flush(self) -> None:
-        """Nothing is held back."""
+        """Nothing is held back; end the target competitions the booked rows have decided."""
+        if self.booked:
+            booked, self.booked = self.booked, []
+            competitions_target_check(booked=booked)
 
 
 ID_BLOCK = 256
@@ -132,6 +165,7 @@ class BatchBooking(Booking):
     savepoints = False
 
     def __init__(self) -> None:
+        super().__init__()
         # Read once, kept for the batch.
         self.states: dict[StateKey, AwardState] = {}
         self.tags_by_name: dict[str, Tag] = {}  # by lower-case name
@@ -143,6 +177,9 @@ class BatchBooking(Booking):
         self.totals: list[tuple[int, int, datetime, Decimal]] = []
         self.dirty_states: dict[int, AwardState] = {}
         self.ids: list[int] = []
+        # The derived row standing for a ledger row (by its id) in its master series: read with
+        # the active awards, or booked in this batch.
+        self.derived: dict[int, Transaction | None] = {}
 
     def player(self, external_id: str) -> Player | None:
         if external_id not in self.players:
@@ -221,6 +258,11 @@ class BatchBooking(Booking):
                 state.transaction = active[state.transaction_id]
                 self.row_tags[state.transaction_id] = list(state.transaction.tags.all())
             self.states[(state.step_id, state.object_id)] = state
+        linked = [t.pk for t in active.values() if t.series.master_id is not None]
+        if linked:  # what a revoke of these awards will cancel in the master: one query
+            self.derived.update(dict.fromkeys(linked))
+            for derived in derived_active(*linked):
+                self.derived[derived.derived_from_id] = derived
 
     def award_state(self, *, step_id: int | None, object_id: str) -> AwardState:
         """The state locked up front (award_states_lock), as this batch has left it."""
@@ -234,12 +276,29 @@ class BatchBooking(Booking):
         self.dirty_states[state.pk] = state
 
     def ledger_add(self, row: Transaction, tags: list[Tag]) -> Transaction:
+        self._hold(row, tags)
+        cancels = None
+        if row.revokes is not None:
+            cancels = self.derived_of(row.revokes)
+            self.derived[row.revokes.pk] = None  # cancelled now
+        derived = derived_row(row, cancels)
+        self.derived[row.pk] = derived
+        if derived is not None:
+            self._hold(derived, tags)
+        return row
+
+    def _hold(self, row: Transaction, tags: list[Tag]) -> None:
         row.pk = self._next_id()
         row.created_at = timezone.now()
         self.rows.append(row)
         self.row_tags[row.pk] = list(tags)
         self.totals.append((row.series_id, row.player_id, row.point_time, row.points))
-        return row
+        self.booked.append(booked(row, tags))
+
+    def derived_of(self, original: Transaction) -> Transaction | None:
+        if original.pk not in self.derived:
+            self.derived[original.pk] = super().derived_of(original)
+        return self.derived[original.pk]
 
     def _next_id(self) -> int:
         if not self.ids:
@@ -268,6 +327,52 @@ class BatchBooking(Booking):
             ["transaction", "applied_version", "first_point_time", "updated_at"],
         )
         self.rows, self.totals, self.dirty_states = [], [], {}
+        super().flush()
+
+
+def booked(row: Transaction, tags: list[Tag]) -> Booked:
+    return Booked(row.series_id, row.player_id, row.point_time, row.points,
+                  frozenset(t.pk for t in tags))  # fmt: skip
+
+
+def derived_row(row: Transaction, cancels: Transaction | None) -> Transaction | None:
+    """The row a master series books for `row` (none when its series has no master, when the
+    points round to zero, or for a revoke when what it revokes has no derived row): the same
+    player, time, kind, tags and provenance, points x the factor as it is now. The derived row
+    of a revoke cancels `cancels`, the derived row of what it revokes, whatever the factor was,
+    so the master drops exactly what it got."""
+    series = row.series
+    if series.master_id is None or row.derived_from_id is not None:
+        return None
+    if row.kind == Transaction.Kind.REVOKE:
+        if cancels is None:
+            return None
+        points = -cancels.points
+    else:
+        points = (row.points * series.master_factor).quantize(CENT, rounding=ROUND_HALF_UP)
+        if not points:
+            return None
+    return Transaction(
+        player=row.player,
+        series_id=series.master_id,
+        points=points,
+        comment=row.comment,
+        point_time=row.point_time,
+        kind=row.kind,
+        step_id=row.step_id,
+        source_object=row.source_object,
+        event_id=row.event_id,
+        revokes=cancels,
+        derived_from=row,
+    )
+
+
+def derived_active(*source_ids: int) -> Any:
+    """The derived rows that stand for these ledger rows in their masters now: not revokes, and
+    not revoked."""
+    return Transaction.objects.filter(
+        derived_from_id__in=source_ids, revoked_by__isnull=True
+    ).exclude(kind=Transaction.Kind.REVOKE)
 
 
 def totals_add(rows: list[tuple[int, int, datetime, Decimal]]) -> None:

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from players.models import Player
 
-from .models import DailyTotal, MonthlyTotal, ScoreSeries, Transaction
+from .models import DailyTotal, MonthlyTotal, ScoreSeries, Team, Transaction
 
 PERIODS = ("today", "week", "month", "year", "all")
 # The days a board's range may start and end on: its day and month arithmetic, in any time zone,
@@ -245,7 +245,7 @@ def leaderboard(
         totals = list(rows[:limit])
     ranked: list[LeaderboardRow] = []
     for index, (player_id, name, points) in enumerate(totals):
-        total = _cents(points)
+        total = cents(points)
         rank = ranked[-1].rank if ranked and ranked[-1].points == total else index + 1
         ranked.append(LeaderboardRow(rank, player_id, name, total))
     return ranked
@@ -271,8 +271,8 @@ def _one_key_totals(part: _Part, limit: int | None) -> list[tuple[int, str, Deci
     return _board_rows(sql, [part.lookups["series_id"], day], limit)
 
 
-def _union_totals(parts: list[QuerySet[Any]], limit: int | None) -> list[tuple[int, str, Decimal]]:
-    """SUM per player over the union of the parts' rows (the ORM cannot aggregate a union)."""
+def _union_sql(parts: list[QuerySet[Any]]) -> tuple[str, list[Any]]:
+    """The parts' rows as one UNION ALL of (lb_player, lb_points)."""
     selects: list[str] = []
     params: list[Any] = []
     for part in parts:
@@ -280,10 +280,27 @@ def _union_totals(parts: list[QuerySet[Any]], limit: int | None) -> list[tuple[i
         sql, part_params = rows.query.get_compiler(using=rows.db).as_sql()
         selects.append(sql)
         params += part_params
+    return " UNION ALL ".join(selects), params
+
+
+def points_union(
+    *, series_ids: list[int], since: datetime | None, until: datetime | None, tag: str = ""
+) -> tuple[str, list[Any]]:
+    """SQL for the rows whose points add up to every player's points in these series within
+    [since, until) of point time (columns lb_player, lb_points): the fewest rows of the
+    maintained totals, and of the ledger for partial days and tags (see _parts). For team boards
+    and competition standings, which group them their own way."""
+    parts = [p.rows() for series_id in series_ids for p in _parts(series_id, since, until, tag)]
+    return _union_sql(parts)
+
+
+def _union_totals(parts: list[QuerySet[Any]], limit: int | None) -> list[tuple[int, str, Decimal]]:
+    """SUM per player over the union of the parts' rows (the ORM cannot aggregate a union)."""
+    union, params = _union_sql(parts)
     player = connection.ops.quote_name(Player._meta.db_table)
     sql = (
         f"SELECT parts.lb_player, p.name, SUM(parts.lb_points) AS total "  # noqa: S608
-        f"FROM ({' UNION ALL '.join(selects)}) parts "
+        f"FROM ({union}) parts "
         f"JOIN {player} p ON p.id = parts.lb_player "
         f"GROUP BY parts.lb_player, p.name HAVING SUM(parts.lb_points) <> 0 "
         f"ORDER BY total DESC, p.name, parts.lb_player"
@@ -300,6 +317,44 @@ def _board_rows(sql: str, params: list[Any], limit: int | None) -> list[tuple[in
         return cursor.fetchall()
 
 
-def _cents(points: Decimal | float) -> Decimal:
+@dataclass(frozen=True)
+class TeamBoardRow:
+    rank: int
+    team_id: int
+    name: str
+    points: Decimal
+
+
+def team_leaderboard(
+    *,
+    series: ScoreSeries,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    tag: str = "",
+    limit: int | None = None,
+) -> list[TeamBoardRow]:
+    """Teams by the sum of their members' points in the series within [since, until), read as
+    player boards are (maintained totals, the ledger for partial days and tags); a player in
+    several teams counts in each; membership as it is now. Ties share a rank; teams whose
+    points add up to zero are left out."""
+    union, params = points_union(series_ids=[series.pk], since=since, until=until, tag=tag)
+    members = connection.ops.quote_name(Team.members.through._meta.db_table)
+    team = connection.ops.quote_name(Team._meta.db_table)
+    sql = (
+        f"SELECT m.team_id, t.name, SUM(parts.lb_points) AS total "  # noqa: S608
+        f"FROM ({union}) parts JOIN {members} m ON m.player_id = parts.lb_player "
+        f"JOIN {team} t ON t.id = m.team_id "
+        f"GROUP BY m.team_id, t.name HAVING SUM(parts.lb_points) <> 0 "
+        f"ORDER BY total DESC, t.name, m.team_id"
+    )
+    ranked: list[TeamBoardRow] = []
+    for index, (team_id, name, points) in enumerate(_board_rows(sql, params, limit)):
+        total = cents(points)
+        rank = ranked[-1].rank if ranked and ranked[-1].points == total else index + 1
+        ranked.append(TeamBoardRow(rank, team_id, name, total))
+    return ranked
+
+
+def cents(points: Decimal | float) -> Decimal:
     """PostgreSQL adds numeric exactly; SQLite adds in floating point (and drops trailing zeros)."""
     return Decimal(str(points)).quantize(Decimal("0.01"))

@@ -6,13 +6,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from players.models import Player
 
 from .booking import Booking
-from .models import DailyTotal, MonthlyTotal, PointType, RevokePolicy, ScoreSeries, Tag, Transaction
+from .models import (
+    DailyTotal,
+    MonthlyTotal,
+    PointType,
+    RevokePolicy,
+    ScoreSeries,
+    Tag,
+    Team,
+    Transaction,
+)
 
 
 def points_text(points: Decimal) -> str:
@@ -73,10 +83,12 @@ def transaction_book(
     source_object: str = "",
     event_id: int | None = None,
     revokes: Transaction | None = None,
+    derived_from: Transaction | None = None,
     booking: Booking | None = None,
 ) -> Transaction:
     """Append a row to the ledger (and its points to the totals), through the unit of work:
-    written now, or with the rest of a batch. `step_id`, `event_id`: its provenance."""
+    written now, or with the rest of a batch. `step_id`, `event_id`: its provenance;
+    `derived_from`: the row of a linked series it stands for in a master series."""
     row = Transaction(
         player=player,
         series=series,
@@ -89,8 +101,14 @@ def transaction_book(
         source_object=source_object,
         event_id=event_id,
         revokes=revokes,
+        derived_from=derived_from,
     )
-    return (booking or Booking()).ledger_add(row, list(tags or []))
+    if booking is not None:
+        return booking.ledger_add(row, list(tags or []))
+    booking = Booking()  # a row on its own: written, and its target competitions checked, now
+    booking.ledger_add(row, list(tags or []))
+    booking.flush()
+    return row
 
 
 def totals_rebuild() -> int:
@@ -139,7 +157,11 @@ def transaction_revoke(
     *, original: Transaction, event_id: int | None = None, booking: Booking | None = None
 ) -> Transaction:
     """A new row of the opposite sign, with the original's point time and tags."""
-    booking = booking or Booking()
+    if booking is None:
+        booking = Booking()
+        revoke = transaction_revoke(original=original, event_id=event_id, booking=booking)
+        booking.flush()
+        return revoke
     return transaction_book(
         player=original.player,
         series=original.series,
@@ -310,6 +332,7 @@ def score_add(
                 player=player, series=series, points=points, point_time=when,
                 point_type=point_type, comment=comment, tags=tags, booking=booking,
             )  # fmt: skip
+            booking.flush()
             return ScoreResult("booked", [row], row)
         object_id = f"api:{source_score_id}"
         state = booking.award_state(step_id=None, object_id=object_id)
@@ -337,4 +360,64 @@ def score_add(
         state.transaction = row
         state.first_point_time = state.first_point_time or point_time
         booking.award_state_save(state)
+        booking.flush()
         return ScoreResult("rebooked" if active else "booked", booked, row)
+
+
+def team_points_add(
+    *,
+    team: Team,
+    series: ScoreSeries,
+    points: Decimal,
+    point_time: datetime | None = None,
+    comment: str = "",
+    tag_names: tuple[str, ...] = (),
+) -> list[Transaction]:
+    """Add points to a team: the same points to every member who can receive them (archived
+    players cannot), one manual transaction each, every one revocable on its own
+    (`transaction_cancel`). Raises ValidationError when nobody would get them."""
+    if not points:
+        raise ValidationError({"points": "points must not be 0"})
+    booking = Booking()
+    with transaction.atomic():
+        members = list(team.members.exclude(status=Player.Status.ARCHIVED).order_by("pk"))
+        if not members:
+            raise ValidationError({"team": f"team {team.name!r} has no members to add points to"})
+        tags = booking.tags(tag_names)
+        when = point_time or timezone.now()
+        rows = []
+        for member in members:
+            rows.append(transaction_book(
+                player=member, series=series, points=points, point_time=when,
+                kind=Transaction.Kind.MANUAL, comment=comment or f"team {team.name}", tags=tags,
+                source_object=f"team:{team.pk}", booking=booking,
+            ))  # fmt: skip
+        booking.flush()
+    return rows
+
+
+def transaction_cancel(*, transaction_id: int) -> Transaction:
+    """Revoke a manual row (points an admin added, to a player or a team). Rows that reconcile
+    books are revoked by reconcile, and a master's derived rows by their own rows' revokes, so
+    only manual rows are cancelled by hand. Raises ValidationError saying why not."""
+    booking = Booking()
+    with transaction.atomic():
+        row = (
+            Transaction.objects.select_for_update(of=("self",))
+            .select_related("player", "series", "point_type")
+            .filter(pk=transaction_id)
+            .first()
+        )
+        if row is None:
+            raise ValidationError({"transaction": f"no transaction #{transaction_id}"})
+        if row.kind != Transaction.Kind.MANUAL or row.derived_from_id is not None:
+            raise ValidationError(
+                {"transaction": f"#{row.pk} is a {row.kind} row booked by "
+                 f"{'its master link' if row.derived_from_id else 'reconcile'}: only manual rows "
+                 "are revoked by hand"}
+            )  # fmt: skip
+        if Transaction.objects.filter(revokes=row).exists():
+            raise ValidationError({"transaction": f"#{row.pk} is revoked already"})
+        revoke = transaction_revoke(original=row, booking=booking)
+        booking.flush()
+    return revoke

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
 
 from django import forms
 from django.contrib.admin.views.decorators import staff_member_required
@@ -12,7 +14,7 @@ from django.utils import timezone
 from players.models import Player
 
 from .chart import points_chart
-from .models import ScoreSeries
+from .models import Competition, ScoreSeries
 from .selectors import (
     PERIODS,
     board_day_problem,
@@ -21,7 +23,9 @@ from .selectors import (
     player_points_by_day,
     player_totals,
     player_transactions,
+    team_leaderboard,
 )
+from .standings import competition_standings
 
 # A board is a top list: the page shows this many players, and links to all of them.
 BOARD_SIZE = 100
@@ -69,9 +73,10 @@ def leaderboard_index(request: HttpRequest) -> HttpResponse:
 def leaderboard_page(request: HttpRequest, series_id: int) -> HttpResponse:
     series = get_object_or_404(ScoreSeries, pk=series_id)
     form = RangeForm(request.GET or None)
-    rows = []
+    rows: list[Any] = []
     label = ""
     show_all_url = ""
+    teams = request.GET.get("board") == "teams"  # the teams' board: members' points summed
     if not request.GET or form.is_valid():
         data = form.cleaned_data if request.GET else {}
         period = data.get("period") or "month"
@@ -84,8 +89,9 @@ def leaderboard_page(request: HttpRequest, series_id: int) -> HttpResponse:
             label = {"today": "today", "week": "this week", "month": "this month",
                      "year": "this year", "all": "all time"}[period]  # fmt: skip
         everyone = request.GET.get("all") == "1"
-        rows = leaderboard(series=series, since=since, until=until, tag=data.get("tag") or "",
-                           limit=None if everyone else BOARD_SIZE + 1)  # fmt: skip
+        board = team_leaderboard if teams else leaderboard
+        rows = board(series=series, since=since, until=until, tag=data.get("tag") or "",
+                     limit=None if everyone else BOARD_SIZE + 1)  # fmt: skip
         if len(rows) > BOARD_SIZE and not everyone:  # one row more than shown: there are more
             rows = rows[:BOARD_SIZE]
             show_all = request.GET.copy()
@@ -104,6 +110,7 @@ def leaderboard_page(request: HttpRequest, series_id: int) -> HttpResponse:
             "periods": PERIODS,
             "all_series": ScoreSeries.objects.all(),
             "time_zone": timezone.get_current_timezone_name(),
+            "teams": teams,
         },
         status=400 if form.is_bound and form.errors else 200,  # the page says which field
     )
@@ -125,4 +132,34 @@ def player_profile(request: HttpRequest, player_id: int) -> HttpResponse:
         request,
         "players/profile.html",
         {"player": player, "totals": player_totals(player=player), "chart": chart, "page": page},
+    )
+
+
+@staff_member_required
+def competition_index(request: HttpRequest) -> HttpResponse:
+    rounds = Competition.objects.prefetch_related("series").order_by("status", "-start", "id")
+    return render(request, "scoring/competition_index.html", {"rounds": rounds[:200]})
+
+
+@staff_member_required
+def competition_page(request: HttpRequest, competition_id: int) -> HttpResponse:
+    """A round's standings: live while it runs, frozen with its winners once it has ended."""
+    competition = get_object_or_404(
+        Competition.objects.select_related("tag", "previous_round").prefetch_related(
+            "series", "participants"
+        ),
+        pk=competition_id,
+    )
+    standings = competition_standings(competition)
+    total = sum((s.points for s in standings), Decimal(0))
+    return render(
+        request,
+        "scoring/competition.html",
+        {
+            "competition": competition,
+            "standings": standings,
+            "total": total,
+            "next_round": Competition.objects.filter(previous_round=competition).first(),
+            "time_zone": timezone.get_current_timezone_name(),
+        },
     )

@@ -9,6 +9,8 @@ process. Prints figures, then one line per ratio:
     ratio processing_throughput X  project / floor (one trivial task per event)
     ratio leaderboard_month X    project request time / plain GROUP BY query time, 1M rows
     ratio profile_page X         project request time / plain GROUP BY query time
+    ratio competition_standings X  project request time (a running competition's standings over
+                                 10,000 players) / plain GROUP BY query time, same window
     rss_mb web X
     rss_mb worker X
 """
@@ -31,7 +33,7 @@ import httpx
 import tests.chaos as chaos
 from tests.chaos import BIN, PG, ROOT, Process, free_port, port_open, sh, wait
 
-DB = "pointagram_bench"
+DB = os.environ.get("BENCH_DB", "pointagram_bench")
 REDIS_PORT = 6391
 WEB_PORT = free_port()
 FLOOR_PORT = free_port()
@@ -243,6 +245,58 @@ def ledger_data() -> tuple[int, int]:
     return first_player, first_series
 
 
+def competition_bench(first_series: int) -> tuple[int, Any]:
+    """A running competition over the bench's first series, open to everyone (the 10,000
+    players), from 13:37 thirty days ago until tomorrow's 09:15 (partial days at both ends);
+    and the plain GROUP BY over the ledger for the same series and window."""
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from scoring.competitions import CompetitionInput, competition_save
+    from scoring.models import ScoreSeries
+
+    now = timezone.localtime()
+    start = (now - timedelta(days=30)).replace(hour=13, minute=37, second=0, microsecond=0)
+    end = (now + timedelta(days=1)).replace(hour=9, minute=15, second=0, microsecond=0)
+    series = ScoreSeries.objects.get(pk=first_series)
+    competition = competition_save(competition=None, data=CompetitionInput(
+        name="Bench race", kind="leaderboard", series=[series], start=start, end=end))  # fmt: skip
+
+    def plain_query() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT player_id, SUM(points) FROM scoring_transaction WHERE series_id = %s "
+                           "AND point_time >= %s AND point_time < %s GROUP BY player_id ORDER BY 2 DESC",
+                           [first_series, start, end])  # fmt: skip
+            cursor.fetchall()
+
+    return competition.pk, plain_query
+
+
+def competition_only() -> int:
+    """`python -m tests.bench competition`: just the competition line, in this process (the
+    standings selector, not over HTTP), on a database of its own (BENCH_DB)."""
+    setup_database()
+    _, first_series = ledger_data()
+    from scoring.models import Competition
+    from scoring.standings import competition_standings
+
+    competition_id, plain_query = competition_bench(first_series)
+    competition = Competition.objects.prefetch_related("series", "participants").get(
+        pk=competition_id
+    )
+    rows = len(competition_standings(competition))
+    standings = timed(lambda: competition_standings(competition))
+    floor_query = timed(plain_query)
+    print(
+        f"{ROWS} ledger rows; competition standings of {rows} players median {standings[0]:.1f} ms "
+        f"p95 {standings[1]:.1f} ms; plain GROUP BY median {floor_query[0]:.1f} ms"
+    )
+    print(f"ratio competition_standings_in_process {standings[0] / floor_query[0]:.2f}")
+    return 0
+
+
 def timed(fn: Any, runs: int = 20) -> tuple[float, float]:
     times = []
     fn()  # warm
@@ -306,6 +360,10 @@ def main() -> int:
         board = timed(lambda: client.get(f"/api/v1/leaderboards/{first_series}/?period=month&limit=50",
                                          headers={"Authorization": f"Token {token}"}).raise_for_status())  # fmt: skip
         profile = timed(lambda: client.get(f"/players/{first_player}/").raise_for_status())
+        competition_id, competition_floor = competition_bench(first_series)
+        standings = timed(lambda: client.get(f"/api/v1/competitions/{competition_id}/",
+                                             headers={"Authorization": f"Token {token}"}).raise_for_status())  # fmt: skip
+        standings_floor = timed(competition_floor)
 
         def plain_query() -> None:
             with connection.cursor() as cursor:
@@ -355,10 +413,15 @@ def main() -> int:
     print(f"ratio processing_throughput {project_eps / floor_eps:.2f}")
     print(f"ratio leaderboard_month {board[0] / floor_query[0]:.2f}")
     print(f"ratio profile_page {profile[0] / floor_query[0]:.2f}")
+    print(
+        f"competition standings (10,000 players, partial days at both ends) median {standings[0]:.1f} ms; "
+        f"plain GROUP BY over the ledger, same window, median {standings_floor[0]:.1f} ms"
+    )
+    print(f"ratio competition_standings {standings[0] / standings_floor[0]:.2f}")
     print(f"rss_mb web {web_rss:.0f}")
     print(f"rss_mb worker {worker_rss:.0f}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(competition_only() if sys.argv[1:] == ["competition"] else main())
