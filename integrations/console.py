@@ -20,7 +20,7 @@ from scoring.services import DesiredAward, points_text
 from .models import IntegrationStep, WebhookEvent
 from .services.apply import step_apply
 from .sources import Change, DeliveryError, SourceUnavailable
-from .steps import StepError, filter_holds, points_step_evaluate, shown_value
+from .steps import StepError, filter_holds, points_step_evaluate, shown_value, step_listens
 from .values import as_text, id_text, path_get
 
 
@@ -108,11 +108,7 @@ def step_dry_run(
     except ValueError as exc:
         return DryRun(error=str(exc))
     source_type = step.source_type.strip().lower()
-    listened = [
-        c for c in changes
-        if c.object_type == source_type and not c.ignored
-        and (not step.event_type or step.event_type == c.action)
-    ]  # fmt: skip
+    listened = [c for c in changes if not c.ignored and step_listens(step, c)]
     if not listened:
         found = ", ".join(c.label for c in changes) or "no changes"
         listens = f"{source_type} {step.event_type or 'created/changed/deleted'}"

@@ -33,6 +33,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .models import Integration, WebhookEvent
+from .sources.registry import headers_kept
 
 logger = logging.getLogger(__name__)
 
@@ -49,15 +50,13 @@ def spool_dir() -> Path:
 
 def spool_write(*, secret: str, body: bytes, headers: Mapping[str, str], verified: bool) -> str:
     """Append one delivery durably (write, flush, fsync). Raises OSError when it cannot."""
-    from .services.ingest import KEPT_HEADERS
-
     spool_id = uuid.uuid4().hex
     line = json.dumps(
         {
             "id": spool_id,
             "secret_sha256": secret_digest(secret),
             "received_at": timezone.now().isoformat(),
-            "headers": {name: headers[name] for name in KEPT_HEADERS if name in headers},
+            "headers": {name: headers[name] for name in headers_kept(None) if name in headers},
             "body": base64.b64encode(body).decode(),
             "verified": verified,
         }

@@ -82,6 +82,13 @@ class StepOutcome:
         }
 
 
+def step_listens(step: IntegrationStep, change: Change) -> bool:
+    """The step runs for this change: its source type, and its event type (blank: any)."""
+    return step.source_type.strip().lower() == change.object_type and (
+        not step.event_type or step.event_type == change.action
+    )
+
+
 # --- filters ------------------------------------------------------------------------------------
 
 _BOOL_WORDS = {"true", "false", "yes", "no"}

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 
 from .models import Player, PlayerIdentity
+from .selectors import player_by_external_id
 
 
 @dataclass(frozen=True)
@@ -23,8 +24,7 @@ def player_upsert(*, external_id: str, name: str, email: str) -> PlayerUpsert:
     player owns their profile). An empty name never overwrites; a new player without a name is
     named after the external id.
     """
-    identity = PlayerIdentity.objects.select_related("player").filter(external_id=external_id)
-    found = identity.first()
+    found = player_by_external_id(external_id)
     if found is None:
         player, created = player_create_with_identity(
             external_id=external_id, name=name, email=email
@@ -32,7 +32,7 @@ def player_upsert(*, external_id: str, name: str, email: str) -> PlayerUpsert:
         if created:
             return PlayerUpsert(player=player, created=True, updated=False)
     else:
-        player = found.player
+        player = found
     changed = []
     if player.status == Player.Status.OFFLINE:
         if name and player.name != name:

@@ -17,7 +17,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from players.models import Player, PlayerIdentity
+from players.models import Player
+from players.selectors import player_by_external_id
 from players.services import player_create_with_identity
 
 from .models import PointType, ScoreSeries, Tag, Transaction
@@ -444,13 +445,9 @@ class ScoreInput(serializers.Serializer):
                 )
         else:
             external_id = attrs["player_external_id"].strip()
-            identity = (
-                PlayerIdentity.objects.select_related("player")
-                .filter(external_id=external_id)
-                .first()
-            )
-            if identity is not None:
-                player = identity.player
+            found = player_by_external_id(external_id)
+            if found is not None:
+                player = found
             elif create:
                 player, _ = player_create_with_identity(
                     external_id=external_id, name=name, email=""

@@ -31,7 +31,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from players.models import Player, PlayerIdentity
+from players.models import Player
+from players.selectors import player_by_external_id
 from players.services import PlayerUpsert, player_create_with_identity, player_upsert
 
 from .competitions import competitions_target_check
@@ -61,9 +62,7 @@ class Booking:
     # --- lookups ---------------------------------------------------------------------------------
 
     def player(self, external_id: str) -> Player | None:
-        found = PlayerIdentity.objects.select_related("player").filter(external_id=external_id)
-        identity = found.first()
-        return identity.player if identity is not None else None
+        return player_by_external_id(external_id)
 
     def point_type(self, series: ScoreSeries, name: str) -> PointType | None:
         """The series' point type of this name, matched case-insensitively."""

@@ -24,11 +24,11 @@ from players.models import Player
 from players.services import player_upsert
 from scoring.models import Transaction
 from tests.plugin import SCREENSHOTS
+from tests.support import fixture_bytes
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "pipedrive-v2-deal-won.json")
 
 
 @pytest.fixture
@@ -101,8 +101,7 @@ def test_admin_configures_tests_receives_and_invites(
 
     # The test console on the fixture: each filter's verdict, and what would be booked.
     page.click("text=Test this step on a sample")
-    with open(FIXTURE, encoding="utf-8") as handle:
-        fixture = handle.read()
+    fixture = fixture_bytes("pipedrive/v2-deal-won.json").decode()
     page.fill("#id_sample", fixture)
     page.click("input[value=Test]")
     verdict = page.inner_text("#verdict")

@@ -32,6 +32,7 @@ from ..steps import (
     StepOutcome,
     points_step_evaluate,
     score_object_id,
+    step_listens,
     users_step_evaluate,
 )
 from .ingest import body_parse, changes_problem
@@ -250,7 +251,7 @@ def _award_keys(
             if change.ignored:
                 continue
             for step in steps[event.integration_id]:
-                if step.kind == IntegrationStep.Kind.POINTS and _step_listens(step, change):
+                if step.kind == IntegrationStep.Kind.POINTS and step_listens(step, change):
                     try:
                         keys.append((step.pk, score_object_id(step, change)))
                     except StepError:
@@ -308,7 +309,7 @@ def changes_apply(
                      "message": f"duplicate: change {change.dedupe_key} was already processed"}
                 )  # fmt: skip
                 continue
-        matching = [s for s in steps if _step_listens(s, change)]
+        matching = [s for s in steps if step_listens(s, change)]
         if not matching:
             outcomes.append(
                 {"change": change.label, "result": "no_step",
@@ -329,12 +330,6 @@ def changes_apply(
         errors = [_cut(e, OUTCOME_MESSAGE_CHARS) for e in errors]
         return Verdict(Status.FAILED, _errors_text(errors), outcomes)
     return Verdict(Status.PROCESSED if applied else Status.IGNORED, "", outcomes)
-
-
-def _step_listens(step: IntegrationStep, change: Change) -> bool:
-    return step.source_type.strip().lower() == change.object_type and (
-        not step.event_type or step.event_type == change.action
-    )
 
 
 def step_run(

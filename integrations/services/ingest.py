@@ -20,18 +20,9 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from ..models import Integration, WebhookEvent
-from ..sources.registry import Source
+from ..sources.registry import Source, headers_kept
 from ..spool import secret_digest
 from .wake import events_wake_soon
-
-# Headers worth keeping with a delivery. Never Authorization or signatures: no secret is stored.
-KEPT_HEADERS = (
-    "Content-Type",
-    "User-Agent",
-    "X-Request-Id",
-    "X-HubSpot-Request-Timestamp",
-    "X-HubSpot-Signature-Version",
-)
 
 
 @dataclass(frozen=True)
@@ -74,7 +65,7 @@ def webhook_receive(
             raise TooManyChanges(too_many)
 
     # `headers` is case-insensitive when it comes from request.headers.
-    kept = {name: headers[name] for name in KEPT_HEADERS if name in headers}
+    kept = {name: headers[name] for name in headers_kept(integration.source) if name in headers}
     stored = {
         "integration": integration,
         "received_at": timezone.now(),

@@ -71,12 +71,3 @@ def action_from_words(text: str) -> Action:
     if words & {"delete", "deleted", "removed", "remove"}:
         return "deleted"
     return "changed"
-
-
-def default_config(integration_type: str) -> Mapping[str, Any] | None:
-    """The default series and steps of a new integration of this type (DESIGN §5), in the import
-    file's shape; None for types without defaults."""
-    from .registry import source_for
-
-    source = source_for(integration_type)
-    return source.defaults if source is not None else None

@@ -120,6 +120,8 @@ class Source:
     sign_in_help: str = ""  # shown on the integration page, next to its webhook URL
     example_delivery: str = ""  # shown on the integration page when it helps (paths)
     challenge: str = ""  # the WWW-Authenticate header of a 401
+    # Headers of its deliveries worth keeping beside the common ones (never a signature).
+    kept_headers: tuple[str, ...] = ()
     pull_credential: str = ""  # the credential pulls need ("" = this type cannot pull)
     sync: Any = None  # module with api_client, object_types, page (see sources/*/sync.py)
     defaults: Mapping[str, Any] | None = None  # default series and steps, as in an import file
@@ -233,6 +235,17 @@ def source_for(type_: str) -> Source | None:
 def source_choices() -> list[tuple[str, str]]:
     """The integration type's choices (the model field calls this each time it lists them)."""
     return [(s.type, s.label) for s in _load().values()]
+
+
+def headers_kept(source: Source | None) -> tuple[str, ...]:
+    """The headers stored with a delivery: the common ones and its source's; with no source
+    known (a spooled delivery), every source's. Never Authorization or a signature."""
+    if source is not None:
+        return COMMON_HEADERS + source.kept_headers
+    return COMMON_HEADERS + tuple(h for s in _load().values() for h in s.kept_headers)
+
+
+COMMON_HEADERS = ("Content-Type", "User-Agent", "X-Request-Id")
 
 
 def source_default() -> str:

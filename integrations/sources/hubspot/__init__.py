@@ -43,6 +43,7 @@ SOURCE = Source(
     "and subscribe to the events your steps use (e.g. deal.propertyChange for dealstage, "
     "deal.creation, deal.deletion). Fill in App secret to check signatures and Access token so "
     "records can be fetched.",
+    kept_headers=("X-HubSpot-Request-Timestamp", "X-HubSpot-Signature-Version"),
     pull_credential="access_token",
     sync=sync,
     defaults=DEFAULT_CONFIG,

@@ -66,6 +66,7 @@ SOURCE = Source(
     "(the ticket or user in each event is what the steps read). Paste this "
     "URL as the endpoint (POST, JSON). Then open the webhook's details, Reveal the signing "
     "secret and paste it below: unsigned or expired deliveries are then refused.",
+    kept_headers=("X-Zendesk-Webhook-Signature-Timestamp",),
     pull_credential="api_token",
     sync=sync,
     defaults=DEFAULT_CONFIG,
