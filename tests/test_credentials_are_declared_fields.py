@@ -162,3 +162,21 @@ def test_stars_keep_a_stored_secret_and_an_empty_value_clears_one_in_the_api(
     assert after_keep == {"basic_auth_user": "pd", "basic_auth_password": "s3cret-pw",
                           "api_token": "tok-1"}  # fmt: skip
     assert guarded.credentials == {"api_token": "tok-1"}
+
+
+def test_a_value_saved_before_its_rule_is_checked_only_when_given_again(
+    writer: APIClient, guarded: Integration
+) -> None:
+    # A loopback base URL, stored before calls were held to the source's hosts.
+    Integration.objects.filter(pk=guarded.pk).update(
+        credentials={**guarded.credentials, "api_base_url": "http://127.0.0.1:9"}
+    )
+    url = f"/api/v1/integrations/{guarded.pk}/"
+
+    other = writer.patch(url, {"credentials": {"api_token": "tok-1"}}, format="json")
+    again = writer.patch(url, {"credentials": {"api_base_url": "http://127.0.0.1:9"}},
+                         format="json")  # fmt: skip
+
+    assert other.status_code == 200
+    assert again.status_code == 400
+    assert "refused" in again.json()["credentials"]["api_base_url"][0]

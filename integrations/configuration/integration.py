@@ -95,7 +95,9 @@ def _credentials_problems(
         }
     merged = credentials_merged(source=source, stored=_stored(integration), given=given)
     unknown = {k: v for k, v in given.items() if source.credential(k) is None}
-    found = source.credentials_problems({**merged, **unknown})
+    # The values given are checked; those kept as stored only for what goes with what.
+    checked = {k for k, v in given.items() if v != SECRET_MASK}
+    found = source.credentials_problems({**merged, **unknown}, checked)
     return {f"credentials.{key}": message for key, message in found.items()}
 
 

@@ -10,7 +10,7 @@ names a type (a test checks).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from importlib import import_module
@@ -168,9 +168,13 @@ class Source:
         """Deliveries must authenticate (a signing credential is set)."""
         return any(credentials.get(f.key) for f in self.credentials if f.signs_in)
 
-    def credentials_problems(self, values: Mapping[str, Any]) -> dict[str, str]:
-        """Every problem with a whole set of credentials, by key (unknown keys included)."""
-        return _problems(self.credentials, values, self, "credential")
+    def credentials_problems(
+        self, values: Mapping[str, Any], checked: Collection[str] | None = None
+    ) -> dict[str, str]:
+        """Every problem with a whole set of credentials, by key (unknown keys included).
+        `checked`: the keys whose values are checked (None: all); the others are as stored, a
+        value saved before a rule was is not held against an edit of something else."""
+        return _problems(self.credentials, values, self, "credential", checked)
 
     def url_problems(self, values: Mapping[str, Any]) -> dict[str, str]:
         """The URL credentials among these values that calls may not go to, by key."""
@@ -190,7 +194,11 @@ class Source:
 
 
 def _problems(
-    fields: tuple[Field, ...], values: Mapping[str, Any], source: Source, what: str
+    fields: tuple[Field, ...],
+    values: Mapping[str, Any],
+    source: Source,
+    what: str,
+    checked: Collection[str] | None = None,
 ) -> dict[str, str]:
     problems: dict[str, str] = {}
     known = {f.key: f for f in fields}
@@ -200,7 +208,7 @@ def _problems(
             problems[key] = f"unknown {what} {key!r} for type {source.type}; known: {listed}"
     for f in fields:
         value = values.get(f.key, "")
-        problem = f.problem(value)
+        problem = f.problem(value) if checked is None or f.key in checked else ""
         other = known.get(f.goes_with or f.unless)
         other_label = other.label if other else (f.goes_with or f.unless)
         if not problem and f.required and not value and not (f.unless and values.get(f.unless)):
