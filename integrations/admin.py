@@ -13,11 +13,14 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
 from django.db.models import QuerySet
+from django.db.models.fields.json import KT
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.dateformat import format as date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
 
 from scoring.admin import CappedCountPaginator, admin_link
 
@@ -303,6 +306,13 @@ class BackfillForm(forms.Form):
     )
 
 
+def cut_cell(text: str, size: int = 80) -> str:
+    """A table cell's text cut to `size` characters; the whole text is its tooltip."""
+    if len(text) <= size:
+        return text
+    return format_html('<span title="{}">{}…</span>', text, text[: size - 1])
+
+
 _BASE_URL: ContextVar[str] = ContextVar("admin_base_url", default="")
 # An event's columns that can be megabytes (a delivery's body, its outcome): lists leave them out.
 EVENT_LARGE_FIELDS = ("body", "outcome", "headers")
@@ -389,18 +399,24 @@ class IntegrationAdmin(admin.ModelAdmin):
     def get_inlines(self, request: HttpRequest, obj: Any) -> Any:
         return self.inlines if obj is not None else ()
 
-    def change_view(
-        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
-    ) -> HttpResponse:
+    def _with_base_url(self, request: HttpRequest, view: Any, *args: Any) -> HttpResponse:
         # The full URL to copy needs the host the admin is reached on (per request, per thread).
         token = _BASE_URL.set(request.build_absolute_uri("/").rstrip("/"))
         try:
-            response = super().change_view(request, object_id, form_url, extra_context)
+            response = view(request, *args)
             if isinstance(response, TemplateResponse):
                 response.render()  # while the base URL is known
             return response
         finally:
             _BASE_URL.reset(token)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        return self._with_base_url(request, super().change_view, object_id, form_url, extra_context)
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        return self._with_base_url(request, super().changelist_view, extra_context)
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         arguments = form.service_arguments()
@@ -444,12 +460,15 @@ class IntegrationAdmin(admin.ModelAdmin):
         if not obj.pk:
             return "(saved integrations get one)"
         url = _BASE_URL.get() + obj.webhook_path
+        # The list and the change page both copy the full URL (the list has one per row).
         return format_html(
-            '<input type="text" readonly value="{}" size="90" onclick="this.select()" '
-            'id="webhook-url"> <button type="button" '
-            "onclick=\"navigator.clipboard.writeText(document.getElementById('webhook-url')"
+            '<input type="text" readonly value="{}" size="60" class="webhook-url" '
+            'onclick="this.select()" id="webhook-url-{}"> <button type="button" '
+            "onclick=\"navigator.clipboard.writeText(document.getElementById('webhook-url-{}')"
             '.value)">Copy</button>',
             url,
+            obj.pk,
+            obj.pk,
         )
 
     @admin.display(description="How the source signs in")
@@ -464,20 +483,38 @@ class IntegrationAdmin(admin.ModelAdmin):
             return "No deliveries yet."
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
-                (admin_link(e, f"#{e.pk}"), e.received_at, e.status, e.object_refs or e.error[:80])
+                (
+                    admin_link(e, f"#{e.pk}"),
+                    date_format(localtime(e.received_at), "Y-m-d H:i:s"),
+                    e.status,
+                    cut_cell(e.object_refs, 40),
+                    cut_cell(e.error),
+                )
                 for e in events
             ),
         )
         return format_html(
-            "<table><tr><th>event</th><th>received</th><th>status</th><th>objects</th></tr>"
-            "{}</table>",
+            '<table class="recent-events"><tr><th>event</th><th>received</th><th>status</th>'
+            "<th>objects</th><th>error</th></tr>{}</table>",
             rows,
         )
 
     @admin.action(description="Rotate webhook secret (the old URL stops working)")
-    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[Integration]) -> None:
+    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[Integration]) -> Any:
+        if request.POST.get("confirm") != "yes":  # the live URL breaks: ask first
+            return TemplateResponse(
+                request,
+                "admin/integrations/rotate_confirm.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Rotate the webhook secret?",
+                    "integrations": queryset,
+                    "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                    "opts": self.model._meta,
+                },
+            )
         for integration in queryset:
             integration_secret_rotate(integration=integration)
             url = request.build_absolute_uri(integration.webhook_path)
@@ -540,8 +577,8 @@ class IntegrationAdmin(admin.ModelAdmin):
 
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(admin.ModelAdmin):
-    list_display = ("id", "integration", "status", "source_type", "object_refs", "received_at",
-                    "attempts", "short_error")  # fmt: skip
+    list_display = ("id", "integration", "status", "source_type", "short_objects", "received_at",
+                    "attempts", "short_outcome", "short_error")  # fmt: skip
     list_filter = ("status", "integration", "source_type")
     list_select_related = ("integration",)
     search_fields = ("object_refs",)
@@ -552,14 +589,28 @@ class WebhookEventAdmin(admin.ModelAdmin):
     readonly_fields = (
         "integration", "received_at", "status", "attempts", "error", "processed_at",
         "source_type", "object_refs", "outcome_table", "booked", "pretty_body", "pretty_headers",
+        "claimed_until", "spool_id", "payload_pruned_at",
     )  # fmt: skip
-    exclude = ("headers", "body", "outcome")
+    # What happened first; the worker's bookkeeping last, folded.
+    fieldsets = (
+        (None, {"fields": ("status", "outcome_table", "booked", "error", "integration",
+                           "source_type", "object_refs", "received_at", "processed_at")}),
+        ("Delivery", {"fields": ("pretty_body", "pretty_headers")}),
+        ("Internals", {"fields": ("attempts", "claimed_until", "spool_id", "payload_pruned_at"),
+                       "classes": ("collapse",)}),
+    )  # fmt: skip
     actions = ("reprocess",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookEvent]:
         # The list shows none of these, and one delivery's body or outcome can be megabytes;
-        # an event's own page reads them when it shows them.
-        return super().get_queryset(request).defer(*EVENT_LARGE_FIELDS)
+        # an event's own page reads them when it shows them. The list's outcome column is the
+        # first step's message, read by the database.
+        return (
+            super()
+            .get_queryset(request)
+            .defer(*EVENT_LARGE_FIELDS)
+            .annotate(first_outcome=KT("outcome__0__message"))
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # events come from sources, not from admins
@@ -569,7 +620,15 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
     @admin.display(description="error")
     def short_error(self, obj: WebhookEvent) -> str:
-        return obj.error[:80]
+        return cut_cell(obj.error)
+
+    @admin.display(description="objects", ordering="object_refs")
+    def short_objects(self, obj: WebhookEvent) -> str:
+        return cut_cell(obj.object_refs, 40)
+
+    @admin.display(description="outcome")
+    def short_outcome(self, obj: WebhookEvent) -> str:
+        return cut_cell(getattr(obj, "first_outcome", "") or "")
 
     @admin.display(description="headers")
     def pretty_headers(self, obj: WebhookEvent) -> str:

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.urls import path, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from players.admin import PlayerAdmin
 from players.models import Player
@@ -253,7 +254,7 @@ class PlayerPointsAdmin(PlayerAdmin):
         )
         ledger = reverse("admin:scoring_transaction_changelist")
         return format_html_join(
-            "<br>",
+            mark_safe("<br>"),
             '{}: {} (<a href="{}?player={}&series__id__exact={}">transactions</a>)',
             ((r["series__name"], r["total"], ledger, obj.pk, r["series_id"]) for r in rows),
         ) or format_html("no points yet")

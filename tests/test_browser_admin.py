@@ -82,7 +82,7 @@ def test_admin_configures_tests_receives_and_invites(
     expect(
         page.get_by_text("Added the 4 default steps of this type.", exact=False).first
     ).to_be_visible()
-    webhook_url = page.input_value("#webhook-url")
+    webhook_url = page.input_value("input.webhook-url")
     assert re.fullmatch(rf"{re.escape(base)}/hooks/[\w-]{{40,}}/", webhook_url)
 
     # Open "Won deals" with its gear wheel; add a filter with two values; change revoke.

@@ -1,0 +1,74 @@
+"""What an admin meets first (issue 14): URLs to copy, the player's points, the start page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from players.services import player_upsert
+from tests.pipedrive_payloads import activity_v2, deal_v2
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_integration_list_copies_the_full_webhook_url(
+    admin_client: Client, pipedrive: Any
+) -> None:
+    page = admin_client.get(reverse("admin:integrations_integration_changelist"))
+
+    assert f'value="http://testserver{pipedrive.webhook_path}"' in page.content.decode()
+
+
+def test_the_player_page_separates_series_with_a_line_break_not_a_literal_br(
+    admin_client: Client, pipedrive: Any, deliver
+) -> None:
+    player = player_upsert(external_id="pd:1001", name="Ann", email="").player
+    deliver(pipedrive, deal_v2(1))
+    deliver(pipedrive, activity_v2(2, done=True, type="call"))
+
+    page = admin_client.get(reverse("admin:players_player_change", args=[player.pk]))
+
+    text = page.content.decode()
+    assert "Activities: 1" in text and "Deals: 100" in text
+    assert "&lt;br&gt;" not in text
+
+
+def test_rotating_the_webhook_secret_asks_first(admin_client: Client, pipedrive: Any) -> None:
+    url = reverse("admin:integrations_integration_changelist")
+    chosen = {"action": "rotate_secret", "_selected_action": [pipedrive.pk]}
+    old_path = pipedrive.webhook_path
+
+    asked = admin_client.post(url, chosen)
+    pipedrive.refresh_from_db()
+
+    assert "stops working at once" in asked.content.decode()
+    assert pipedrive.webhook_path == old_path
+
+    admin_client.post(url, {**chosen, "confirm": "yes"})
+    pipedrive.refresh_from_db()
+
+    assert pipedrive.webhook_path != old_path
+
+
+def test_events_show_status_and_outcome_first_and_internals_folded_last(
+    admin_client: Client, pipedrive: Any, deliver
+) -> None:
+    player_upsert(external_id="pd:1001", name="Ann", email="")
+    event = deliver(pipedrive, deal_v2(1))
+
+    page = admin_client.get(reverse("admin:integrations_webhookevent_change", args=[event.pk]))
+    listed = admin_client.get(reverse("admin:integrations_webhookevent_changelist"))
+    integration = admin_client.get(
+        reverse("admin:integrations_integration_change", args=[pipedrive.pk])
+    )
+
+    text = page.content.decode().lower()
+    assert text.index("outcome per step") < text.index("claimed until")
+    assert text.index("transactions booked") < text.index("spool id")
+    assert "booked +100 to Ann" in listed.content.decode()  # the list's outcome column
+    recent = integration.content.decode()
+    assert "<th>error</th>" in recent
+    assert "+00:00" not in recent.split("recent-events", 1)[1]
