@@ -22,6 +22,7 @@ from django.utils.dateformat import format as date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
 
+from players.admin import DiagnosticsAdmin
 from scoring.admin import CappedCountPaginator, admin_link
 
 from .configuration import (
@@ -684,6 +685,10 @@ class StepFilterAdmin(admin.ModelAdmin):
     list_display = ("step", "field", "operator", "values")
     list_select_related = ("step",)
 
+    def get_model_perms(self, request: HttpRequest) -> dict[str, Any]:
+        # Filters are edited on their step's page; only superusers see this list on the index.
+        return super().get_model_perms(request) if request.user.is_superuser else {}
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return ("step",) if obj is not None else ()  # a filter stays with its step
 
@@ -698,7 +703,7 @@ class StepFilterAdmin(admin.ModelAdmin):
 
 
 @admin.register(SeenChange)
-class SeenChangeAdmin(admin.ModelAdmin):
+class SeenChangeAdmin(DiagnosticsAdmin):
     """Dedupe keys of processed changes; read-only, they are the record of what was seen."""
 
     list_display = ("key", "integration", "event")

@@ -1,11 +1,32 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from .models import Player, PlayerIdentity
 from .services import InviteError, player_archive, player_invite
+
+
+class DiagnosticsAdmin(admin.ModelAdmin):
+    """An internal table: off the index for everyone but superusers, who read it there as
+    diagnostics; nobody edits it here (it is the record of what the services did)."""
+
+    def get_model_perms(self, request: HttpRequest) -> dict[str, bool]:
+        if not request.user.is_superuser:
+            return {}
+        return {"add": False, "change": False, "delete": False, "view": True}
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class PlayerIdentityInline(admin.TabularInline):
@@ -71,7 +92,7 @@ class PlayerAdmin(admin.ModelAdmin):
 
 
 @admin.register(PlayerIdentity)
-class PlayerIdentityAdmin(admin.ModelAdmin):
+class PlayerIdentityAdmin(DiagnosticsAdmin):
     list_display = ("external_id", "player")
     search_fields = ("external_id", "player__name")
     raw_id_fields = ("player",)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
@@ -15,8 +16,13 @@ players_patterns = [
     *players_urls.urlpatterns,
 ]
 
+admin.site.site_header = "Pointagram integrations"
+admin.site.site_title = "Pointagram integrations"
+admin.site.index_title = "Start"
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/leaderboards/", permanent=False)),
+    path("favicon.ico", RedirectView.as_view(url=f"/{settings.STATIC_URL}favicon.ico")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_urls())),
     path("hooks/", include("integrations.urls")),

@@ -13,7 +13,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from players.admin import PlayerAdmin
+from players.admin import DiagnosticsAdmin, PlayerAdmin
 from players.models import Player
 
 from .ledger_csv import ledger_related, ledger_write
@@ -201,7 +201,7 @@ class TransactionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(AwardState)
-class AwardStateAdmin(ReadOnlyAdmin):
+class AwardStateAdmin(DiagnosticsAdmin, ReadOnlyAdmin):
     list_display = ("step", "object_id", "transaction", "applied_version", "first_point_time")
     list_select_related = ("step", "transaction")
     search_fields = ("object_id",)
@@ -209,7 +209,7 @@ class AwardStateAdmin(ReadOnlyAdmin):
     show_full_result_count = False
 
 
-class TotalsAdmin(ReadOnlyAdmin):
+class TotalsAdmin(DiagnosticsAdmin, ReadOnlyAdmin):
     list_filter = ("series",)
     list_select_related = ("series", "player")
     paginator = CappedCountPaginator

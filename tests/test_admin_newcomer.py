@@ -72,3 +72,45 @@ def test_events_show_status_and_outcome_first_and_internals_folded_last(
     recent = integration.content.decode()
     assert "<th>error</th>" in recent
     assert "+00:00" not in recent.split("recent-events", 1)[1]
+
+
+def test_the_start_page_names_the_site_shows_each_integration_and_the_checklist(
+    admin_client: Client, pipedrive: Any, deliver
+) -> None:
+    player_upsert(external_id="pd:1001", name="Ann", email="")
+    deliver(pipedrive, deal_v2(1))
+    deliver(pipedrive, deal_v2(2, value="not a number"))
+
+    text = admin_client.get(reverse("admin:index")).content.decode()
+
+    assert "Pointagram integrations" in text and "Django administration" not in text
+    assert pipedrive.name in text
+    failed = f"?integration__id__exact={pipedrive.pk}&amp;status__exact=failed"
+    assert f'{failed}"><strong>1 failed</strong>' in text
+    assert "1 processed" in text
+    assert text.count("☑") == 4  # integration, URL pasted, users, a delivery that booked
+
+
+def test_internal_tables_leave_the_index_and_are_read_only_diagnostics_for_superusers(
+    admin_client: Client, client: Client, django_user_model: Any
+) -> None:
+    from django.apps import apps
+    from django.contrib.auth.models import Group
+
+    from players.roles import SCORING_ADMIN, role_apply
+
+    role_apply(apps, SCORING_ADMIN)  # a transactional test before may have flushed it
+    staff = django_user_model.objects.create_user("sam", password="x-Staff-pass-1", is_staff=True)
+    staff.groups.add(Group.objects.get(name=SCORING_ADMIN.group))
+    client.force_login(staff)
+    internal = ("Seen changes", "Award states", "Daily totals", "Monthly totals",
+                "Player identities", "Step filters")  # fmt: skip
+
+    staff_index = client.get(reverse("admin:index")).content.decode()
+    root_index = admin_client.get(reverse("admin:index")).content.decode()
+
+    assert "Integration steps" in staff_index
+    assert [name for name in internal if name in staff_index] == []
+    assert "Seen changes" in root_index  # diagnostics, read-only:
+    assert admin_client.get(reverse("admin:integrations_seenchange_add")).status_code == 403
+    assert admin_client.get(reverse("admin:scoring_dailytotal_add")).status_code == 403

@@ -72,7 +72,7 @@ def test_admin_configures_tests_receives_and_invites(
     page.fill("#id_username", "boss")
     page.fill("#id_password", "Adm1n-pass-for-tests")
     page.click("input[type=submit]")
-    expect(page.get_by_text("Site administration", exact=False).first).to_be_visible()
+    expect(page.get_by_text("Pointagram integrations", exact=False).first).to_be_visible()
 
     # Create a Pipedrive integration: it comes with its default steps.
     page.goto(f"{base}/admin/integrations/integration/add/")
