@@ -579,7 +579,7 @@ class IntegrationAdmin(admin.ModelAdmin):
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(admin.ModelAdmin):
     list_display = ("id", "integration", "status", "source_type", "short_objects", "received_at",
-                    "attempts", "short_outcome", "short_error")  # fmt: skip
+                    "short_outcome", "short_error")  # fmt: skip
     list_filter = ("status", "integration", "source_type")
     list_select_related = ("integration",)
     search_fields = ("object_refs",)
@@ -621,7 +621,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
     @admin.display(description="error")
     def short_error(self, obj: WebhookEvent) -> str:
-        return cut_cell(obj.error)
+        return cut_cell(obj.error, 40)
 
     @admin.display(description="objects", ordering="object_refs")
     def short_objects(self, obj: WebhookEvent) -> str:
@@ -629,7 +629,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
     @admin.display(description="outcome")
     def short_outcome(self, obj: WebhookEvent) -> str:
-        return cut_cell(getattr(obj, "first_outcome", "") or "")
+        return cut_cell(getattr(obj, "first_outcome", "") or "", 40)
 
     @admin.display(description="headers")
     def pretty_headers(self, obj: WebhookEvent) -> str:

@@ -19,6 +19,7 @@ players_patterns = [
 admin.site.site_header = "Pointagram integrations"
 admin.site.site_title = "Pointagram integrations"
 admin.site.index_title = "Start"
+admin.site.enable_nav_sidebar = False  # the pages need the width; the breadcrumbs lead home
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/leaderboards/", permanent=False)),
