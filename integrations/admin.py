@@ -14,7 +14,7 @@ from django.contrib.admin import helpers
 from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
 from django.db.models import QuerySet
 from django.db.models.fields.json import KT
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -247,10 +247,42 @@ class IntegrationStepAdmin(admin.ModelAdmin):
         saved = _formset_saved(formset, save)
         _filters_saved(request, self, step, [f.field for f in saved])
 
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: Any = None
+    ) -> HttpResponse:
+        # A step with points stays (the ledger refers to it): offer to disable it instead.
+        step = IntegrationStep.objects.filter(pk=object_id).first() if object_id.isdigit() else None
+        booked = step.transactions.count() if step is not None else 0
+        if step is None or not booked or not self.has_change_permission(request, step):
+            return super().delete_view(request, object_id, extra_context)
+        return TemplateResponse(
+            request,
+            "admin/integrations/step_in_use.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"“{step.name}” has booked points: disable it instead?",
+                "step": step,
+                "booked": booked,
+                "opts": self.model._meta,
+            },
+        )
+
+    def disable_view(self, request: HttpRequest, step_id: int) -> HttpResponse:
+        step = get_object_or_404(IntegrationStep.objects.select_related("integration"), pk=step_id)
+        if request.method != "POST" or not self.has_change_permission(request, step):
+            return HttpResponse(status=403 if request.method == "POST" else 405)
+        step_update(step=step, enabled=False)
+        self.message_user(request, f"“{step.name}” is disabled: it books nothing from now on.")
+        return HttpResponseRedirect(
+            reverse("admin:integrations_integrationstep_change", args=[step.pk])
+        )
+
     def get_urls(self) -> list[Any]:
         test = self.admin_site.admin_view(self.test_view)
+        disable = self.admin_site.admin_view(self.disable_view)
         return [
             path("<int:step_id>/test/", test, name="integrations_integrationstep_test"),
+            path("<int:step_id>/disable/", disable, name="integrations_integrationstep_disable"),
             *super().get_urls(),
         ]
 

@@ -114,3 +114,19 @@ def test_internal_tables_leave_the_index_and_are_read_only_diagnostics_for_super
     assert "Seen changes" in root_index  # diagnostics, read-only:
     assert admin_client.get(reverse("admin:integrations_seenchange_add")).status_code == 403
     assert admin_client.get(reverse("admin:scoring_dailytotal_add")).status_code == 403
+
+
+def test_deleting_a_step_with_points_offers_to_disable_it(
+    admin_client: Client, pipedrive: Any, deliver
+) -> None:
+    player_upsert(external_id="pd:1001", name="Ann", email="")
+    deliver(pipedrive, deal_v2(1))
+    step = pipedrive.steps.get(name="Won deals")
+
+    page = admin_client.get(reverse("admin:integrations_integrationstep_delete", args=[step.pk]))
+
+    text = page.content.decode()
+    assert "has booked 1 ledger row" in text and "permission" not in text
+    admin_client.post(reverse("admin:integrations_integrationstep_disable", args=[step.pk]))
+    step.refresh_from_db()
+    assert step.enabled is False
