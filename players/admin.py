@@ -5,6 +5,8 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
 from .models import Player, PlayerIdentity
 from .services import InviteError, player_archive, player_invite
@@ -43,12 +45,19 @@ class PlayerAdmin(admin.ModelAdmin):
     search_fields = ("name", "email", "identities__external_id")
     inlines = (PlayerIdentityInline,)
     # Status changes only through invite, accept and archive (security probe, issue 13 item 1).
-    readonly_fields = ["status", "user", "created_at"]
-    fields = ["name", "email", "status", "user", "created_at"]
+    readonly_fields = ["status", "user", "profile", "created_at"]
+    fields = ["name", "email", "status", "user", "profile", "created_at"]
     actions = ("invite", "archive")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Player]:
         return super().get_queryset(request).prefetch_related("identities")
+
+    @admin.display(description="profile page")
+    def profile(self, obj: Player) -> str:
+        if not obj.pk:
+            return "—"
+        url = reverse("players:profile", args=[obj.pk])
+        return format_html('<a href="{}">{}</a> (points, history, as staff see them)', url, url)
 
     @admin.display(description="external ids")
     def external_ids(self, obj: Player) -> str:

@@ -23,7 +23,10 @@ admin.site.enable_nav_sidebar = False  # the pages need the width; the breadcrum
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/leaderboards/", permanent=False)),
-    path("favicon.ico", RedirectView.as_view(url=f"/{settings.STATIC_URL}favicon.ico")),
+    path(
+        "favicon.ico",
+        RedirectView.as_view(url="/" + settings.STATIC_URL.strip("/") + "/favicon.ico"),
+    ),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_urls())),
     path("hooks/", include("integrations.urls")),

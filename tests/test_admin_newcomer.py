@@ -34,6 +34,7 @@ def test_the_player_page_separates_series_with_a_line_break_not_a_literal_br(
     text = page.content.decode()
     assert "Activities: 1" in text and "Deals: 100" in text
     assert "&lt;br&gt;" not in text
+    assert f'href="/players/{player.pk}/"' in text  # the player's profile page
 
 
 def test_rotating_the_webhook_secret_asks_first(admin_client: Client, pipedrive: Any) -> None:
@@ -130,3 +131,11 @@ def test_deleting_a_step_with_points_offers_to_disable_it(
     admin_client.post(reverse("admin:integrations_integrationstep_disable", args=[step.pk]))
     step.refresh_from_db()
     assert step.enabled is False
+
+
+def test_the_favicon_is_served() -> None:
+    from django.test import Client as PlainClient
+
+    response = PlainClient().get("/favicon.ico", follow=True)
+
+    assert response.status_code == 200
