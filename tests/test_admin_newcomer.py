@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -139,3 +140,24 @@ def test_the_favicon_is_served() -> None:
     response = PlainClient().get("/favicon.ico", follow=True)
 
     assert response.status_code == 200
+
+
+def test_the_console_lists_this_steps_events_by_object_refuses_two_samples_and_says_would(
+    admin_client: Client, pipedrive: Any, deliver
+) -> None:
+    player_upsert(external_id="pd:1001", name="Ann", email="")
+    event = deliver(pipedrive, deal_v2(7, value=2500))
+    deliver(pipedrive, activity_v2(3, done=True, type="call"))
+    step = pipedrive.steps.get(name="Won deals")
+    url = reverse("admin:integrations_integrationstep_test", args=[step.pk])
+
+    page = admin_client.get(url).content.decode()
+    both = admin_client.post(url, {"sample": json.dumps(deal_v2(8)), "event": event.pk,
+                                    "sample_kind": "delivery", "action": "changed"})  # fmt: skip
+    tried = admin_client.post(url, {"sample": json.dumps(deal_v2(9, value=2500)),
+                                    "sample_kind": "delivery", "action": "changed"})  # fmt: skip
+
+    assert "deal:7 — received" in page and "activity:3" not in page
+    assert "test one at a time" in both.content.decode()
+    result = tried.content.decode()
+    assert "would book +2500" in result and ">booked" not in result
