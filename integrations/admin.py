@@ -413,7 +413,16 @@ class IntegrationAdmin(admin.ModelAdmin):
             (None, {"fields": ("name", "type", "enabled")}),
             ("Webhook", {"fields": ("webhook_url", "auth_help", "webhook_secret")}),
             *(_source_sets(source, obj) if source is not None else []),
-            ("Score series", {"fields": ("series",), "classes": ("collapse",)}),
+            (
+                "Score series",
+                {
+                    "fields": ("series",),
+                    "classes": ("collapse",),
+                    "description": "The score series this integration's configuration names: "
+                    "they go with it when it is exported to a file. Where points go is each "
+                    "step's own “add points to score series”; nothing here changes that.",
+                },
+            ),
             ("Steps", {"fields": ("add_step",)}),
             ("Recent events", {"fields": ("recent_events",)}),
         ]
