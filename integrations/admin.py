@@ -13,12 +13,16 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.db.models.fields.json import KT
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.dateformat import format as date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
 
+from players.admin import DiagnosticsAdmin
 from scoring.admin import CappedCountPaginator, admin_link
 
 from .configuration import (
@@ -243,10 +247,42 @@ class IntegrationStepAdmin(admin.ModelAdmin):
         saved = _formset_saved(formset, save)
         _filters_saved(request, self, step, [f.field for f in saved])
 
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: Any = None
+    ) -> HttpResponse:
+        # A step with points stays (the ledger refers to it): offer to disable it instead.
+        step = IntegrationStep.objects.filter(pk=object_id).first() if object_id.isdigit() else None
+        booked = step.transactions.count() if step is not None else 0
+        if step is None or not booked or not self.has_change_permission(request, step):
+            return super().delete_view(request, object_id, extra_context)
+        return TemplateResponse(
+            request,
+            "admin/integrations/step_in_use.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"“{step.name}” has booked points: disable it instead?",
+                "step": step,
+                "booked": booked,
+                "opts": self.model._meta,
+            },
+        )
+
+    def disable_view(self, request: HttpRequest, step_id: int) -> HttpResponse:
+        step = get_object_or_404(IntegrationStep.objects.select_related("integration"), pk=step_id)
+        if request.method != "POST" or not self.has_change_permission(request, step):
+            return HttpResponse(status=403 if request.method == "POST" else 405)
+        step_update(step=step, enabled=False)
+        self.message_user(request, f"“{step.name}” is disabled: it books nothing from now on.")
+        return HttpResponseRedirect(
+            reverse("admin:integrations_integrationstep_change", args=[step.pk])
+        )
+
     def get_urls(self) -> list[Any]:
         test = self.admin_site.admin_view(self.test_view)
+        disable = self.admin_site.admin_view(self.disable_view)
         return [
             path("<int:step_id>/test/", test, name="integrations_integrationstep_test"),
+            path("<int:step_id>/disable/", disable, name="integrations_integrationstep_disable"),
             *super().get_urls(),
         ]
 
@@ -301,6 +337,13 @@ class BackfillForm(forms.Form):
         help_text="Every deal and activity changed since this day is evaluated by the steps. "
         "Points already booked by webhooks are not booked twice.",
     )
+
+
+def cut_cell(text: str, size: int = 80) -> str:
+    """A table cell's text cut to `size` characters; the whole text is its tooltip."""
+    if len(text) <= size:
+        return text
+    return format_html('<span title="{}">{}…</span>', text, text[: size - 1])
 
 
 _BASE_URL: ContextVar[str] = ContextVar("admin_base_url", default="")
@@ -370,7 +413,16 @@ class IntegrationAdmin(admin.ModelAdmin):
             (None, {"fields": ("name", "type", "enabled")}),
             ("Webhook", {"fields": ("webhook_url", "auth_help", "webhook_secret")}),
             *(_source_sets(source, obj) if source is not None else []),
-            ("Score series", {"fields": ("series",), "classes": ("collapse",)}),
+            (
+                "Score series",
+                {
+                    "fields": ("series",),
+                    "classes": ("collapse",),
+                    "description": "The score series this integration's configuration names: "
+                    "they go with it when it is exported to a file. Where points go is each "
+                    "step's own “add points to score series”; nothing here changes that.",
+                },
+            ),
             ("Steps", {"fields": ("add_step",)}),
             ("Recent events", {"fields": ("recent_events",)}),
         ]
@@ -389,18 +441,24 @@ class IntegrationAdmin(admin.ModelAdmin):
     def get_inlines(self, request: HttpRequest, obj: Any) -> Any:
         return self.inlines if obj is not None else ()
 
-    def change_view(
-        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
-    ) -> HttpResponse:
+    def _with_base_url(self, request: HttpRequest, view: Any, *args: Any) -> HttpResponse:
         # The full URL to copy needs the host the admin is reached on (per request, per thread).
         token = _BASE_URL.set(request.build_absolute_uri("/").rstrip("/"))
         try:
-            response = super().change_view(request, object_id, form_url, extra_context)
+            response = view(request, *args)
             if isinstance(response, TemplateResponse):
                 response.render()  # while the base URL is known
             return response
         finally:
             _BASE_URL.reset(token)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        return self._with_base_url(request, super().change_view, object_id, form_url, extra_context)
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        return self._with_base_url(request, super().changelist_view, extra_context)
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         arguments = form.service_arguments()
@@ -444,12 +502,15 @@ class IntegrationAdmin(admin.ModelAdmin):
         if not obj.pk:
             return "(saved integrations get one)"
         url = _BASE_URL.get() + obj.webhook_path
+        # The list and the change page both copy the full URL (the list has one per row).
         return format_html(
-            '<input type="text" readonly value="{}" size="90" onclick="this.select()" '
-            'id="webhook-url"> <button type="button" '
-            "onclick=\"navigator.clipboard.writeText(document.getElementById('webhook-url')"
+            '<input type="text" readonly value="{}" size="60" class="webhook-url" '
+            'onclick="this.select()" id="webhook-url-{}"> <button type="button" '
+            "onclick=\"navigator.clipboard.writeText(document.getElementById('webhook-url-{}')"
             '.value)">Copy</button>',
             url,
+            obj.pk,
+            obj.pk,
         )
 
     @admin.display(description="How the source signs in")
@@ -464,20 +525,38 @@ class IntegrationAdmin(admin.ModelAdmin):
             return "No deliveries yet."
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
-                (admin_link(e, f"#{e.pk}"), e.received_at, e.status, e.object_refs or e.error[:80])
+                (
+                    admin_link(e, f"#{e.pk}"),
+                    date_format(localtime(e.received_at), "Y-m-d H:i:s"),
+                    e.status,
+                    cut_cell(e.object_refs, 40),
+                    cut_cell(e.error),
+                )
                 for e in events
             ),
         )
         return format_html(
-            "<table><tr><th>event</th><th>received</th><th>status</th><th>objects</th></tr>"
-            "{}</table>",
+            '<table class="recent-events"><tr><th>event</th><th>received</th><th>status</th>'
+            "<th>objects</th><th>error</th></tr>{}</table>",
             rows,
         )
 
     @admin.action(description="Rotate webhook secret (the old URL stops working)")
-    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[Integration]) -> None:
+    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[Integration]) -> Any:
+        if request.POST.get("confirm") != "yes":  # the live URL breaks: ask first
+            return TemplateResponse(
+                request,
+                "admin/integrations/rotate_confirm.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Rotate the webhook secret?",
+                    "integrations": queryset,
+                    "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                    "opts": self.model._meta,
+                },
+            )
         for integration in queryset:
             integration_secret_rotate(integration=integration)
             url = request.build_absolute_uri(integration.webhook_path)
@@ -540,8 +619,8 @@ class IntegrationAdmin(admin.ModelAdmin):
 
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(admin.ModelAdmin):
-    list_display = ("id", "integration", "status", "source_type", "object_refs", "received_at",
-                    "attempts", "short_error")  # fmt: skip
+    list_display = ("id", "integration", "status", "source_type", "short_objects", "received_at",
+                    "short_outcome", "short_error")  # fmt: skip
     list_filter = ("status", "integration", "source_type")
     list_select_related = ("integration",)
     search_fields = ("object_refs",)
@@ -552,14 +631,28 @@ class WebhookEventAdmin(admin.ModelAdmin):
     readonly_fields = (
         "integration", "received_at", "status", "attempts", "error", "processed_at",
         "source_type", "object_refs", "outcome_table", "booked", "pretty_body", "pretty_headers",
+        "claimed_until", "spool_id", "payload_pruned_at",
     )  # fmt: skip
-    exclude = ("headers", "body", "outcome")
+    # What happened first; the worker's bookkeeping last, folded.
+    fieldsets = (
+        (None, {"fields": ("status", "outcome_table", "booked", "error", "integration",
+                           "source_type", "object_refs", "received_at", "processed_at")}),
+        ("Delivery", {"fields": ("pretty_body", "pretty_headers")}),
+        ("Internals", {"fields": ("attempts", "claimed_until", "spool_id", "payload_pruned_at"),
+                       "classes": ("collapse",)}),
+    )  # fmt: skip
     actions = ("reprocess",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookEvent]:
         # The list shows none of these, and one delivery's body or outcome can be megabytes;
-        # an event's own page reads them when it shows them.
-        return super().get_queryset(request).defer(*EVENT_LARGE_FIELDS)
+        # an event's own page reads them when it shows them. The list's outcome column is the
+        # first step's message, read by the database.
+        return (
+            super()
+            .get_queryset(request)
+            .defer(*EVENT_LARGE_FIELDS)
+            .annotate(first_outcome=KT("outcome__0__message"))
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # events come from sources, not from admins
@@ -569,7 +662,15 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
     @admin.display(description="error")
     def short_error(self, obj: WebhookEvent) -> str:
-        return obj.error[:80]
+        return cut_cell(obj.error, 40)
+
+    @admin.display(description="objects", ordering="object_refs")
+    def short_objects(self, obj: WebhookEvent) -> str:
+        return cut_cell(obj.object_refs, 40)
+
+    @admin.display(description="outcome")
+    def short_outcome(self, obj: WebhookEvent) -> str:
+        return cut_cell(getattr(obj, "first_outcome", "") or "", 40)
 
     @admin.display(description="headers")
     def pretty_headers(self, obj: WebhookEvent) -> str:
@@ -625,6 +726,10 @@ class StepFilterAdmin(admin.ModelAdmin):
     list_display = ("step", "field", "operator", "values")
     list_select_related = ("step",)
 
+    def get_model_perms(self, request: HttpRequest) -> dict[str, Any]:
+        # Filters are edited on their step's page; only superusers see this list on the index.
+        return super().get_model_perms(request) if request.user.is_superuser else {}
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return ("step",) if obj is not None else ()  # a filter stays with its step
 
@@ -639,7 +744,7 @@ class StepFilterAdmin(admin.ModelAdmin):
 
 
 @admin.register(SeenChange)
-class SeenChangeAdmin(admin.ModelAdmin):
+class SeenChangeAdmin(DiagnosticsAdmin):
     """Dedupe keys of processed changes; read-only, they are the record of what was seen."""
 
     list_display = ("key", "integration", "event")

@@ -7,6 +7,7 @@ verdict is exactly what processing would book against the current award state.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +52,22 @@ class DryRun:
     error: str = ""
     note: str = ""
     changes: list[ChangeVerdict] = field(default_factory=list)
+
+
+_WOULD = [  # the outcome's past tense, as what processing would do (nothing is booked here)
+    (re.compile(r"\balready booked\b"), "already booked"),
+    (re.compile(r"(?<!already )\bbooked\b"), "would book"),
+    (re.compile(r"\brevoked\b"), "would revoke"),
+    (re.compile(r"\bcreated offline player\b"), "would create offline player"),
+    (re.compile(r"\bupdated player\b"), "would update player"),
+]
+
+
+def would(message: str) -> str:
+    """`booked +2500 to Ann` as `would book +2500 to Ann`."""
+    for pattern, words in _WOULD:
+        message = pattern.sub(words, message)
+    return message
 
 
 class _Rollback(Exception):
@@ -130,7 +147,7 @@ def _change_verdict(step: IntegrationStep, change: Change, received_at: Any) -> 
             outcome = step_apply(
                 step, change, event_id=None, received_at=received_at, booking=booking
             )
-            verdict.result = outcome.message
+            verdict.result = would(outcome.message)
             booked = Transaction.objects.filter(pk__in=outcome.transaction_ids).order_by("id")
             verdict.would_book = [
                 f"{t.kind} {points_text(t.points)} to {t.player.name} in {t.series.name}"

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django import forms
+from django.utils import timezone
 from django.utils.html import format_html
 
 from .configuration import (
@@ -410,12 +411,31 @@ class StepTestForm(forms.Form):
 
     def __init__(self, *args: Any, step: IntegrationStep, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        events = WebhookEvent.objects.filter(integration_id=step.integration_id)
+        # This step's integration and source type: the events the step could have run on.
+        events = WebhookEvent.objects.filter(
+            integration_id=step.integration_id, source_type__icontains=step.source_type.strip()
+        ).defer("body", "outcome", "headers")
         recent = list(events.order_by("-id").values_list("pk", flat=True)[:50])
-        self.fields["event"].queryset = events.filter(pk__in=recent).order_by("-id")  # type: ignore[attr-defined]
+        field = self.fields["event"]
+        field.queryset = events.filter(pk__in=recent).order_by("-id")  # type: ignore[attr-defined]
+        field.label_from_instance = _event_label  # type: ignore[attr-defined]
+        field.help_text = f"The last 50 {step.source_type} events of {step.integration.name}."
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if not data.get("event") and not (data.get("sample") or "").strip():
+        pasted = (data.get("sample") or "").strip()
+        if not data.get("event") and not pasted:
             raise forms.ValidationError("Paste a sample or pick a stored event.")
+        if data.get("event") and pasted:
+            raise forms.ValidationError(
+                "Both a pasted sample and a stored event: test one at a time (clear the sample "
+                "or pick no event)."
+            )
         return data
+
+
+def _event_label(event: WebhookEvent) -> str:
+    """`deal:123 — received 2026-11-30 06:12 (processed)`."""
+    received = timezone.localtime(event.received_at).strftime("%Y-%m-%d %H:%M")
+    objects = event.object_refs[:60] or "no object"
+    return f"{objects} — received {received} ({event.get_status_display().lower()})"

@@ -151,8 +151,9 @@ class IntegrationStep(models.Model):
         choices=EventType.choices,
         blank=True,
         default=EventType.ANY,
-        help_text="Blank: the step runs for creations, changes and deletions. 'created': only "
-        "when the object is created; later updates and deletes are never used.",
+        help_text="Created, changed and deleted: the step runs for every change of the object. "
+        "Created only: only when the object is created; later updates and deletes are never "
+        "used.",
     )
     # Mappings
     player_id = models.CharField(
@@ -277,7 +278,9 @@ class StepFilter(models.Model):
         ordering = ("step", "id")
 
     def __str__(self) -> str:
-        return f"{self.field} {self.get_operator_display()} {self.values}"
+        values = self.values if isinstance(self.values, list) else [self.values]
+        listed = ", ".join(str(v) for v in values)  # `is one of 1, 2`, not a Python list
+        return f"{self.field} {self.get_operator_display()} {listed}".rstrip()
 
 
 class SeenChange(models.Model):

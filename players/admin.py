@@ -1,11 +1,34 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
 from .models import Player, PlayerIdentity
 from .services import InviteError, player_archive, player_invite
+
+
+class DiagnosticsAdmin(admin.ModelAdmin):
+    """An internal table: off the index for everyone but superusers, who read it there as
+    diagnostics; nobody edits it here (it is the record of what the services did)."""
+
+    def get_model_perms(self, request: HttpRequest) -> dict[str, bool]:
+        if not request.user.is_superuser:
+            return {}
+        return {"add": False, "change": False, "delete": False, "view": True}
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class PlayerIdentityInline(admin.TabularInline):
@@ -22,12 +45,19 @@ class PlayerAdmin(admin.ModelAdmin):
     search_fields = ("name", "email", "identities__external_id")
     inlines = (PlayerIdentityInline,)
     # Status changes only through invite, accept and archive (security probe, issue 13 item 1).
-    readonly_fields = ["status", "user", "created_at"]
-    fields = ["name", "email", "status", "user", "created_at"]
+    readonly_fields = ["status", "user", "profile", "created_at"]
+    fields = ["name", "email", "status", "user", "profile", "created_at"]
     actions = ("invite", "archive")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Player]:
         return super().get_queryset(request).prefetch_related("identities")
+
+    @admin.display(description="profile page")
+    def profile(self, obj: Player) -> str:
+        if not obj.pk:
+            return "—"
+        url = reverse("players:profile", args=[obj.pk])
+        return format_html('<a href="{}">{}</a> (points, history, as staff see them)', url, url)
 
     @admin.display(description="external ids")
     def external_ids(self, obj: Player) -> str:
@@ -71,7 +101,7 @@ class PlayerAdmin(admin.ModelAdmin):
 
 
 @admin.register(PlayerIdentity)
-class PlayerIdentityAdmin(admin.ModelAdmin):
+class PlayerIdentityAdmin(DiagnosticsAdmin):
     list_display = ("external_id", "player")
     search_fields = ("external_id", "player__name")
     raw_id_fields = ("player",)

@@ -151,6 +151,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"  # `make web` collects here; WhiteNoise serves it
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STATICFILES_DIRS = [BASE_DIR / "static"]  # the site's own: the admin's stylesheet, the favicon
 # Also serve straight from the apps' static folders, so the admin and the API docs work
 # without a collectstatic step (make run, tests).
 WHITENOISE_USE_FINDERS = True

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
@@ -20,8 +21,17 @@ competitions_patterns = [
     path("<int:competition_id>/", competition_page, name="competition"),
 ]
 
+admin.site.site_header = "Pointagram integrations"
+admin.site.site_title = "Pointagram integrations"
+admin.site.index_title = "Start"
+admin.site.enable_nav_sidebar = False  # the pages need the width; the breadcrumbs lead home
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/leaderboards/", permanent=False)),
+    path(
+        "favicon.ico",
+        RedirectView.as_view(url="/" + settings.STATIC_URL.strip("/") + "/favicon.ico"),
+    ),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_urls())),
     path("hooks/", include("integrations.urls")),

@@ -13,8 +13,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.urls import path, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
-from players.admin import PlayerAdmin
+from players.admin import DiagnosticsAdmin, PlayerAdmin
 from players.models import Player
 
 from .ledger_csv import ledger_related, ledger_write
@@ -272,7 +273,7 @@ class TransactionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(AwardState)
-class AwardStateAdmin(ReadOnlyAdmin):
+class AwardStateAdmin(DiagnosticsAdmin, ReadOnlyAdmin):
     list_display = ("step", "object_id", "transaction", "applied_version", "first_point_time")
     list_select_related = ("step", "transaction")
     search_fields = ("object_id",)
@@ -280,7 +281,7 @@ class AwardStateAdmin(ReadOnlyAdmin):
     show_full_result_count = False
 
 
-class TotalsAdmin(ReadOnlyAdmin):
+class TotalsAdmin(DiagnosticsAdmin, ReadOnlyAdmin):
     list_filter = ("series",)
     list_select_related = ("series", "player")
     paginator = CappedCountPaginator
@@ -325,7 +326,7 @@ class PlayerPointsAdmin(PlayerAdmin):
         )
         ledger = reverse("admin:scoring_transaction_changelist")
         return format_html_join(
-            "<br>",
+            mark_safe("<br>"),
             '{}: {} (<a href="{}?player={}&series__id__exact={}">transactions</a>)',
             ((r["series__name"], r["total"], ledger, obj.pk, r["series_id"]) for r in rows),
         ) or format_html("no points yet")

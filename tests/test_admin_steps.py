@@ -148,7 +148,7 @@ def test_console_shows_verdicts_player_points_and_what_would_be_booked(
 
     text = console(admin_client, step, sample=json.dumps(deal_v2(5, value=250, title="ACME")))
 
-    assert "status is one of [&#x27;won&#x27;]" in text
+    assert "status is one of won" in text
     assert "holds" in text
     assert "Ann (pd:1001)" in text
     assert "+250" in text

@@ -62,7 +62,7 @@ def log_in(page: Any, base: str) -> None:
     page.fill("#id_username", "boss")
     page.fill("#id_password", "Adm1n-pass-for-tests")
     page.click("input[type=submit]")
-    expect(page.get_by_text("Site administration", exact=False).first).to_be_visible()
+    expect(page.get_by_text("Pointagram integrations", exact=False).first).to_be_visible()
 
 
 def test_a_step_added_on_the_integration_page_without_what_it_needs_is_refused_naming_them(

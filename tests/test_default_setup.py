@@ -73,3 +73,28 @@ def test_generic_webhook_from_the_admin_has_no_steps(admin_client: Client) -> No
 
     assert "default steps" not in response.content.decode()
     assert not Integration.objects.get(name="Zap").steps.exists()
+
+
+def test_default_pipedrive_steps_book_a_v1_won_deal_as_they_book_a_v2_one(
+    admin_client: Client, deliver
+) -> None:
+    """v1 names the owner `user_id` (an object with `id`), v2 `owner_id`: the adapter gives a v1
+    record `owner_id` too, so the one set of default steps scores both (DESIGN §5)."""
+    admin_add(admin_client, "Pipedrive v1", "pipedrive")
+    admin_add(admin_client, "Pipedrive v2", "pipedrive", webhook_secret="another-secret-part-456")
+    v1 = Integration.objects.get(name="Pipedrive v1")
+    v2 = Integration.objects.get(name="Pipedrive v2")
+    player_upsert(external_id="pd:12415231", name="Ann", email="")
+
+    one = deliver(v1, fixture_json("pipedrive/v1-deal-updated-won.json"))
+    two = deliver(v2, deal_v2(123, status="won", value=100, owner_id=12415231))
+
+    assert (one.status, one.error) == ("processed", "")
+    assert two.status == "processed"
+    booked = Transaction.objects.order_by("step__integration__name").values_list(
+        "series__name", "points", "player__name", "source_object", "step__name"
+    )
+    assert list(booked) == [
+        ("Deals", 100, "Ann", "deal:123", "Won deals"),
+        ("Deals", 100, "Ann", "deal:123", "Won deals"),
+    ]

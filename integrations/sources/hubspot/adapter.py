@@ -61,6 +61,18 @@ def api_client(integration: Integration) -> httpx.Client:
     )
 
 
+def _client_with_token(integration: Integration) -> httpx.Client:
+    """A delivery's client: without an access token no call can succeed, so the event fails
+    at once with what to do (trying again would fail the same way)."""
+    if not str(integration.credentials.get("access_token") or "").strip():
+        raise DeliveryError(
+            "HubSpot sends only ids, and this integration has no Access token to fetch the "
+            f"records with: set Access token on the integration page (Integrations → "
+            f"{integration.name}), then reprocess this event"
+        )
+    return api_client(integration)
+
+
 def step_properties(integration: Integration, object_type: str) -> list[str]:
     """The properties the steps for this object type read (first part of each path)."""
     paths: set[str] = set()
@@ -162,7 +174,7 @@ class Adapter:
                 ).exists()
                 if action != "deleted" and listened:  # fetch only what a step will read
                     if (object_type, object_id) not in records:
-                        client = client or api_client(integration)
+                        client = client or _client_with_token(integration)
                         records[object_type, object_id] = object_fetch(
                             client, object_type, object_id,
                             step_properties(integration, object_type),

@@ -10,7 +10,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from integrations.sources import Change, DeliveryError, action_from_words
-from integrations.values import id_text, is_empty, time_parse
+from integrations.values import id_text, is_empty, time_parse, unwrap_id
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -65,6 +65,15 @@ def _record(value: Any, field: str) -> dict[str, Any] | None:
     return value
 
 
+def _v1_owner(record: dict[str, Any] | None) -> dict[str, Any] | None:
+    """v1 names a deal's or activity's owner `user_id` (for deals an object with `id`); v2 names
+    it `owner_id`. A v1 record gets `owner_id` too (`user_id` is kept), so one set of default
+    steps reading `owner_id` scores both versions."""
+    if record is None or "owner_id" in record or "user_id" not in record:
+        return record
+    return {**record, "owner_id": unwrap_id(record["user_id"])}
+
+
 def _version(value: Any, field: str) -> Any:
     try:
         return time_parse(value)
@@ -81,8 +90,8 @@ def _v1_change(payload: dict[str, Any], meta: dict[str, Any]) -> Change:
     event = str(payload.get("event") or "")
     action_word, _, event_object = event.partition(".")
     object_type = str(meta.get("object") or event_object).strip().lower()
-    current = _record(payload.get("current"), "current")
-    previous = _record(payload.get("previous"), "previous")
+    current = _v1_owner(_record(payload.get("current"), "current"))
+    previous = _v1_owner(_record(payload.get("previous"), "previous"))
     action = (
         "deleted" if current is None else action_from_words(str(meta.get("action") or action_word))
     )

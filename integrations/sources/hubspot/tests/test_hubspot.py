@@ -261,3 +261,17 @@ def test_import_users_and_backfill_pull_owners_and_deals(
     ]
     [deals_request] = api.hits("/crm/v3/objects/deals")
     assert "dealstage" in deals_request.query["properties"][0]
+
+
+def test_without_an_access_token_the_event_fails_at_once_naming_the_credential(
+    client: Client, hubspot: Integration, api: Any
+) -> None:
+    hubspot.credentials = {**hubspot.credentials, "access_token": ""}
+    hubspot.save(update_fields=["credentials"])
+    api.json(DEAL_PATH, local("deal-4500.json"))
+
+    event = process(signed_post(client, hubspot, fixture_bytes("hubspot/batch.json")))
+
+    assert event.status == "failed"
+    assert "set Access token on the integration page (Integrations → HubSpot)" in event.error
+    assert api.hits(DEAL_PATH) == []  # no call, no retries
