@@ -64,10 +64,13 @@ def test_the_printed_seed_replays_the_same_examples_and_another_seed_draws_other
     pytest_run(tmp_path, DRAWS, seed=seed, drawn="replay.txt")
     pytest_run(tmp_path, DRAWS, seed=str(int(seed) + 1), drawn="other.txt")
 
-    drawn = {name: (tmp_path / f"{name}.txt").read_text() for name in ("first", "replay", "other")}
-    assert drawn["first"].count("\n") >= 50, first
-    assert drawn["replay"] == drawn["first"]
-    assert drawn["other"] != drawn["first"]
+    drawn = {name: (tmp_path / f"{name}.txt").read_text().splitlines()
+             for name in ("first", "replay", "other")}  # fmt: skip
+    assert len(drawn["first"]) >= 50, first
+    # The first draws: later ones may differ on a loaded machine (Hypothesis times its phases),
+    # but a failure is found among the first, and those are what a replay must give again.
+    assert drawn["replay"][:30] == drawn["first"][:30]
+    assert drawn["other"][:30] != drawn["first"][:30]
 
 
 def test_a_failing_example_is_not_saved_for_later_runs(tmp_path: Path) -> None:
