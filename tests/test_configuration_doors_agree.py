@@ -473,7 +473,8 @@ def step(**fields: Any) -> dict[str, Any]:
 
 # Always tried, besides what hypothesis draws: the problems users met (issue 12).
 MET = [
-    {"type": "pipedrive", "credentials": {}, "steps": [step(series="", points="", player_id="")]},
+    {"type": "pipedrive", "credentials": {},  # the step row that had only a name and a kind
+     "steps": [step(series="", points="", player_id="", source_type="")]},
     {"type": "pipedrive", "credentials": {}, "steps": [step(points="1e20")]},
     {"type": "pipedrive", "credentials": {"api_token": ["a"]}, "steps": []},
     {"type": "pipedrive", "credentials": {"api_tokn": "t"}, "steps": []},
