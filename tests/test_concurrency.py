@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from integrations.models import Integration, IntegrationStep, WebhookEvent
@@ -97,7 +97,16 @@ def process_concurrently(work: Sequence[Sequence[int]]) -> list[BaseException]:
     def worker(event_ids: Sequence[int]) -> Callable[[], None]:
         def job() -> None:
             for event_id in event_ids:
-                apply.event_process(event_id=event_id)
+                # PostgreSQL may end one of two transactions that wait on each other's totals
+                # (a deadlock); the task retries it (autoretry_for OperationalError), and so
+                # does this worker. Nothing of the aborted attempt stays: it rolled back.
+                for attempt in range(5):
+                    try:
+                        apply.event_process(event_id=event_id)
+                        break
+                    except OperationalError as exc:
+                        if "deadlock" not in str(exc) or attempt == 4:
+                            raise
 
         return job
 
