@@ -71,10 +71,10 @@ def test_the_printed_seed_replays_the_same_examples_and_another_seed_draws_other
     # draws part from the first run's, the seed decides, and there the replay must draw what
     # the first run drew. (Only the draws just after that point are compared: much later ones
     # differed once on a loaded machine, seen in a CI run.)
-    first, replay, other = drawn["first"], drawn["replay"], drawn["other"]
-    parts = next((i for i, (a, b) in enumerate(zip(first, other, strict=False)) if a != b), None)
+    one, replay, other = drawn["first"], drawn["replay"], drawn["other"]
+    parts = next((i for i, (a, b) in enumerate(zip(one, other, strict=False)) if a != b), None)
     assert parts is not None, "another seed drew the same values"
-    assert replay[parts : parts + 10] == first[parts : parts + 10]
+    assert replay[parts : parts + 10] == one[parts : parts + 10]
 
 
 def test_a_failing_example_is_not_saved_for_later_runs(tmp_path: Path) -> None:
