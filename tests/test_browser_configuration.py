@@ -5,14 +5,10 @@ left blank; a users step's page has the users fields only. Each test saves scree
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import connections
 from playwright.sync_api import expect
 
 from integrations.models import Integration, IntegrationStep
@@ -20,31 +16,14 @@ from tests.plugin import SCREENSHOTS
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SIZES = {"1366": (1366, 900), "390": (390, 844)}
 
 
 @pytest.fixture
-def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("chromium is missing: make test installs it (apt-get install chromium)")
-        pytest.skip("chromium is not installed (make test installs it when run as root)")
-    from playwright.sync_api import sync_playwright
-
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        tab = browser.new_page(viewport={"width": 1366, "height": 900})
-        tab.set_default_timeout(15_000)
-        try:
-            yield tab
-        finally:
-            browser.close()
-            connections.close_all()  # the greenlet's own connection (see test_browser_admin)
+def page(chromium_browser: Any) -> Any:
+    tab = chromium_browser.new_page(viewport={"width": 1366, "height": 900})
+    tab.set_default_timeout(15_000)
+    return tab
 
 
 def shoot(page: Any, name: str) -> None:

@@ -4,14 +4,10 @@ under var/screenshots/newcomer-*.png."""
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import connections
 
 from integrations.config_file import integration_import
 from players.services import player_upsert
@@ -22,7 +18,6 @@ from tests.support import fixture_json
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 RIGHT_EDGES = "els => els.map(e => e.getBoundingClientRect().right)"
 LOOKED_FOR = {  # per screen and size, what must be inside the window
     ("integration", "1366"): ("td.field-customise a",),
@@ -35,22 +30,8 @@ SIZES = {"1366": {"width": 1366, "height": 900}, "390": {"width": 390, "height":
 
 
 @pytest.fixture
-def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-            connections.close_all()
+def browser(chromium_browser: Any) -> Any:
+    return chromium_browser
 
 
 def test_every_page_of_the_newcomer_path_fits_the_window(
